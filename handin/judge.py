@@ -1,0 +1,158 @@
+"""The judge process: run a module's hidden pytest suite against the student process.
+
+Started by a sandbox backend as ``python -m handin.judge CONFIG`` under the
+judge uid. It waits for the student's notebook summary, runs pytest over the
+grader directory with the :class:`JudgePlugin` (fixtures ``student``,
+``credit``, ``grader_dir``; markers ``points`` and ``visibility``) and writes
+one raw report. Scoring (points from the spec, late penalty, grade) happens on
+the host from that report; the judge only says what passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import wire
+from .proxy import Channel, StudentProxy, StudentUnavailable
+
+MAX_MESSAGE = 4_000
+MAX_DETAIL = 20_000
+
+
+class JudgePlugin:
+    def __init__(self, channel: Channel, notebook: dict, grader_dir: Path):
+        self._grader_dir = grader_dir
+        self.records: dict[str, dict[str, Any]] = {}
+        self.collection_errors: list[str] = []
+        self._proxy = StudentProxy(channel, notebook)
+
+    # -- fixtures ------------------------------------------------------
+
+    @pytest.fixture
+    def student(self) -> StudentProxy:
+        """A proxy into the student's notebook namespace."""
+        return self._proxy
+
+    @pytest.fixture
+    def credit(self, request):
+        """``credit(fraction, message=None)``: partial credit for a passing test."""
+        record = self.records[request.node.nodeid]
+
+        def give(fraction: float, message: str | None = None) -> None:
+            f = float(fraction)
+            if not 0.0 <= f <= 1.0 or f != f:
+                raise ValueError(f"credit fraction must be within [0, 1], got {fraction!r}")
+            record["fraction"] = f
+            if message:
+                record["credit_message"] = str(message)[:MAX_MESSAGE]
+        return give
+
+    @pytest.fixture
+    def grader_dir(self) -> Path:
+        """The grader's own directory (hidden data lives under it)."""
+        return self._grader_dir
+
+    # -- hooks ---------------------------------------------------------
+
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "points(n): the test's points (assignment.toml may override)")
+        config.addinivalue_line("markers", "visibility(v): visible, hidden, after_due_date or after_published")
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        for item in items:
+            points = item.get_closest_marker("points")
+            visibility = item.get_closest_marker("visibility")
+            self.records[item.nodeid] = {
+                "nodeid": item.nodeid,
+                "name": item.name,
+                "file": item.nodeid.split("::", 1)[0],
+                "marker_points": float(points.args[0]) if points and points.args else None,
+                "marker_visibility": str(visibility.args[0]) if visibility and visibility.args else None,
+                "outcome": "not run",
+                "fraction": 1.0,
+                "message": "",
+                "detail": "",
+                "duration": 0.0,
+            }
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[-MAX_DETAIL:]}")
+
+    def pytest_runtest_logreport(self, report):
+        record = self.records.get(report.nodeid)
+        if record is None:
+            return
+        record["duration"] += report.duration
+        if report.when == "call" or report.failed or report.skipped:
+            if report.skipped:
+                record["outcome"] = "skipped"
+            elif report.failed:
+                record["outcome"] = "failed" if report.when == "call" else "error"
+            elif record["outcome"] not in ("failed", "error"):
+                record["outcome"] = "passed"
+            if report.failed or report.skipped:
+                crash = getattr(report.longrepr, "reprcrash", None)
+                record["message"] = (crash.message if crash else str(report.longrepr))[:MAX_MESSAGE]
+                record["detail"] = report.longreprtext[-MAX_DETAIL:]
+
+
+def run(config: dict) -> dict:
+    """Run the suite and return the raw report (also used by in-process tests)."""
+    grader_dir = Path(config["grader_dir"])
+    sock = socket.socket(fileno=int(config["fd"]))
+    channel = Channel(sock, call_seconds=float(config["call_seconds"]),
+                      max_message_bytes=int(config.get("max_message_bytes", wire.DEFAULT_MAX_BYTES)))
+    started = time.monotonic()
+    try:
+        notebook = channel.wait_ready(float(config["ready_seconds"]))
+        notebook["available"] = True
+    except StudentUnavailable as exc:
+        notebook = {"available": False, "reason": str(exc),
+                    "hung": "did not answer" in str(exc), "cells_run": None, "error": None,
+                    "timed_out": "did not answer" in str(exc)}
+    notebook_seconds = time.monotonic() - started
+
+    plugin = JudgePlugin(channel, notebook, grader_dir)
+    blank_ini = Path(config.get("scratch", "/tmp")) / "handin-pytest.ini"
+    blank_ini.write_text("[pytest]\n")
+    args = [str(grader_dir), "-c", str(blank_ini), "--rootdir", str(grader_dir),
+            "-p", "no:cacheprovider", "-p", "no:stepwise", "--import-mode=prepend",
+            "-q", "--tb=short", "--color=no", "-o", "python_files=test_*.py",
+            "-W", "ignore::DeprecationWarning"]
+    exit_code = pytest.main(args, plugins=[plugin])
+    return {
+        "version": 1,
+        "notebook": notebook,
+        "notebook_seconds": round(notebook_seconds, 3),
+        "tests_seconds": round(time.monotonic() - started - notebook_seconds, 3),
+        "tests": list(plugin.records.values()),
+        "collection_errors": plugin.collection_errors,
+        "pytest_exit_code": int(exit_code),
+        "student_calls": channel.calls,
+        "channel_broken": channel.broken,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0], encoding="utf-8") as fh:
+        config = json.load(fh)
+    report = run(config)
+    out = Path(config["out"])
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, default=str))
+    os.replace(tmp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,336 @@
+"""The local backend: two processes on this host, fenced in as far as the host allows.
+
+As root with bubblewrap (the setup installs it), each run gets:
+- two fresh unprivileged uids from a slot (student, judge): the student cannot
+  signal, trace or read the judge's files, and RLIMIT_NPROC counts its processes
+  alone;
+- a private mount namespace per process that shows the system, Python and the
+  handin package read-only; the student sees its own tmpfs home with the
+  module's public data, the judge sees the hidden tests and its output
+  directory; graders/, solutions/ and everything else on the host are absent;
+- new network, pid, ipc and uts namespaces: no network, no other processes;
+- rlimits (CPU, address space, processes, file size, open files, core 0), a
+  wall-clock kill of everything, and caps on the output kept.
+Without root or bubblewrap it runs with what is left and says so in
+``protections``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import handin
+from handin.sandboxing import (GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT, STUDENT_CONFIG,
+                               STUDENT_HOME, OutputCap, RunOutcome, RunRequest, read_report)
+
+from .hostinfo import host_environment
+from .slots import UidSlot, acquire_slot
+
+BWRAP = shutil.which("bwrap")
+SETPRIV = shutil.which("setpriv")
+JUDGE_MEMORY = 4 * 1024**3
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, *, run_root: Path | None = None):
+        self.run_root = run_root
+        self._protections: dict[str, bool] | None = None
+
+    # ------------------------------------------------------------ probing
+
+    def protections(self) -> dict[str, bool]:
+        if self._protections is None:
+            root = os.geteuid() == 0
+            bwrap = BWRAP is not None and _bwrap_works()
+            sep = root and bwrap and SETPRIV is not None
+            self._protections = {
+                "rlimits": True,
+                "wall_clock": True,
+                "network_isolated": bwrap,
+                "filesystem_hidden": bwrap,
+                "uid_separation": sep,
+                "pid_isolated": bwrap,
+            }
+        return dict(self._protections)
+
+    # ------------------------------------------------------------ running
+
+    def run(self, request: RunRequest) -> RunOutcome:
+        prot = self.protections()
+        started = time.monotonic()
+        slot = acquire_slot() if prot["uid_separation"] else None
+        run_dir = Path(tempfile.mkdtemp(prefix=f"handin-{request.label[:40]}-", dir=self.run_root))
+        procs: list[subprocess.Popen] = []
+        try:
+            student_sock, judge_sock = socket.socketpair()
+            try:
+                layout = _prepare(run_dir, request, slot, hidden=prot["filesystem_hidden"],
+                                  fds=(student_sock.fileno(), judge_sock.fileno()))
+                student = self._start(layout, request, "student", student_sock, slot, prot)
+                procs.append(student)
+                judge = self._start(layout, request, "judge", judge_sock, slot, prot)
+                procs.append(judge)
+            finally:
+                student_sock.close()
+                judge_sock.close()
+            s_out = _drain(student, request.limits.max_output)
+            j_out = _drain(judge, 4 * request.limits.max_output)
+            timed_out = False
+            try:
+                judge.wait(timeout=max(1.0, request.limits.wall_seconds - (time.monotonic() - started)))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            _kill(procs, slot)
+            for t in (s_out, j_out):
+                t.join(timeout=5)
+            raw, problem = read_report(layout["out"] / "raw.json")
+            return RunOutcome(
+                raw=raw, wall_seconds=time.monotonic() - started, timed_out=timed_out,
+                student_exit=student.returncode, judge_exit=judge.returncode,
+                student_log=s_out.cap.text(), judge_log=j_out.cap.text(),
+                protections=prot, environment=host_environment(self.name, request.limits),
+                error=None if raw is not None or timed_out else problem,
+            )
+        except OSError as exc:
+            _kill(procs, slot)
+            return RunOutcome(raw=None, wall_seconds=time.monotonic() - started, protections=prot,
+                              environment=host_environment(self.name, request.limits),
+                              error=f"the local sandbox could not start the run: {exc}")
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if slot is not None:
+                slot.release()
+
+    def _start(self, layout: dict, request: RunRequest, role: str, sock: socket.socket,
+               slot: UidSlot | None, prot: dict[str, bool]) -> subprocess.Popen:
+        lim = request.limits
+        python = sys.executable
+        env = {
+            "PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+            "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+            "OMP_NUM_THREADS": str(lim.cpus), "MKL_NUM_THREADS": str(lim.cpus),
+            "HOME": STUDENT_HOME if role == "student" else "/tmp",
+            "PYTHONPATH": str(Path(handin.__file__).resolve().parent.parent) if not prot["filesystem_hidden"]
+            else _HANDIN_MOUNT_PARENT,
+        }
+        module = f"handin.{role}"
+        config = STUDENT_CONFIG if role == "student" else JUDGE_CONFIG
+        if prot["filesystem_hidden"]:
+            argv = _bwrap_argv(layout, request, role) + ["--"]
+            if slot is not None:
+                uid = slot.student_uid if role == "student" else slot.judge_uid
+                argv += [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+            argv += [python, "-m", module, config]
+        else:
+            config = str(layout[f"{role}_config"])
+            argv = [python, "-m", module, config]
+            env["HOME"] = str(layout["home"]) if role == "student" else str(layout["scratch"])
+        limits = _student_rlimits(lim) if role == "student" else _judge_rlimits(lim)
+        cwd = str(layout["home"]) if role == "student" and not prot["filesystem_hidden"] else "/"
+        return subprocess.Popen(
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),), start_new_session=True,
+            preexec_fn=_preexec(limits),
+        )
+
+
+# ---------------------------------------------------------------- layout
+
+_HANDIN_MOUNT_PARENT = "/opt/handin"
+
+
+def _prepare(run_dir: Path, request: RunRequest, slot: UidSlot | None, *, hidden: bool,
+             fds: tuple[int, int]) -> dict:
+    """Create the per-run directories and config files with the right owners."""
+    os.chmod(run_dir, 0o711)
+    home = run_dir / "home"
+    home.mkdir()
+    judge_dir = run_dir / "judge"
+    out = judge_dir / "out"
+    scratch = judge_dir / "scratch"
+    for d in (judge_dir, out, scratch):
+        d.mkdir(exist_ok=True)
+    student_config = run_dir / "student.json"
+    judge_config = judge_dir / "judge.json"
+    sc = dict(request.student_config(), fd=fds[0])
+    jc = dict(request.judge_config(), fd=fds[1])
+    if not hidden:
+        # No mount namespace: the processes see host paths.
+        jc.update(grader_dir=str(request.grader_dir), out=str(out / "raw.json"), scratch=str(scratch))
+        for name, src in request.data:
+            dst = home / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+    student_config.write_text(json.dumps(sc))
+    judge_config.write_text(json.dumps(jc))
+    if slot is not None:
+        os.chown(student_config, 0, slot.student_uid)
+        os.chmod(student_config, 0o640)
+        for p in (judge_dir, out, scratch, judge_config):
+            os.chown(p, slot.judge_uid, slot.judge_uid)
+        for p in (judge_dir, out, scratch):
+            os.chmod(p, 0o700)
+        os.chown(home, slot.student_uid, slot.student_uid)
+        os.chmod(home, 0o700)
+    return {"run_dir": run_dir, "home": home, "out": out, "scratch": scratch,
+            "student_config": student_config, "judge_config": judge_config}
+
+
+def _python_paths() -> list[str]:
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             str(Path(os.path.realpath(sys.executable)).parent.parent)}
+    return sorted(p for p in paths if p and p != "/" and not p.startswith("/usr"))
+
+
+def _system_binds() -> list[str]:
+    argv = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for d in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(d):
+            argv += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            argv += ["--ro-bind", d, d]
+    return argv
+
+
+def _parents(path: str) -> list[str]:
+    """--dir entries so that every parent of ``path`` is traversable (0755)."""
+    argv = []
+    parts = Path(path).parts[1:-1]
+    for i in range(1, len(parts) + 1):
+        argv += ["--perms", "0755", "--dir", "/" + "/".join(parts[:i])]
+    return argv
+
+
+def _bwrap_argv(layout: dict, request: RunRequest, role: str) -> list[str]:
+    lim = request.limits
+    argv = [BWRAP, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid",
+            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox",
+            "--proc", "/proc", "--dev", "/dev"]
+    argv += _system_binds()
+    for p in _python_paths():
+        argv += _parents(p) + ["--ro-bind", p, p]
+    pkg = str(Path(handin.__file__).resolve().parent)
+    argv += _parents(pkg) + ["--ro-bind", pkg, pkg]
+    # A fixed import path too, for installs where the package is not on sys.path by itself.
+    argv += ["--dir", _HANDIN_MOUNT_PARENT, "--ro-bind", pkg, f"{_HANDIN_MOUNT_PARENT}/handin"]
+    argv += ["--size", str(lim.tmp_size), "--perms", "1777", "--tmpfs", "/tmp", "--dir", "/run/handin"]
+    if role == "student":
+        # The home is a sized tmpfs: nothing the student writes reaches the host's disk.
+        argv += ["--perms", "0755", "--dir", "/home",
+                 "--size", str(lim.tmp_size), "--perms", "1777", "--tmpfs", STUDENT_HOME]
+        for name, src in request.data:
+            argv += ["--ro-bind", str(src), f"{STUDENT_HOME}/{name}"]
+        argv += ["--ro-bind", str(layout["student_config"]), STUDENT_CONFIG, "--chdir", STUDENT_HOME]
+    else:
+        argv += ["--ro-bind", str(request.grader_dir), GRADER_MOUNT,
+                 "--bind", str(layout["out"]), JUDGE_OUT,
+                 "--ro-bind", str(layout["judge_config"]), JUDGE_CONFIG, "--chdir", "/tmp"]
+    return argv
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _student_rlimits(lim) -> dict[int, int]:
+    cpu = int(lim.wall_seconds * max(1, lim.cpus)) + 5
+    return {
+        resource.RLIMIT_AS: lim.memory_bytes,
+        resource.RLIMIT_CPU: cpu,
+        resource.RLIMIT_NPROC: lim.max_processes,
+        resource.RLIMIT_FSIZE: lim.max_file_size,
+        resource.RLIMIT_NOFILE: 1024,
+        resource.RLIMIT_CORE: 0,
+    }
+
+
+def _judge_rlimits(lim) -> dict[int, int]:
+    return {
+        resource.RLIMIT_AS: max(JUDGE_MEMORY, lim.memory_bytes),
+        resource.RLIMIT_NPROC: 512,
+        resource.RLIMIT_FSIZE: 64 * 1024**2,
+        resource.RLIMIT_NOFILE: 1024,
+        resource.RLIMIT_CORE: 0,
+    }
+
+
+def _preexec(limits: dict[int, int]):
+    def setup() -> None:
+        for which, value in limits.items():
+            try:
+                resource.setrlimit(which, (value, value))
+            except (ValueError, OSError):
+                pass
+    return setup
+
+
+class _Drain(threading.Thread):
+    def __init__(self, stream, limit: int):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.cap = OutputCap(limit)
+
+    def run(self) -> None:
+        while True:
+            chunk = self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536)
+            if not chunk:
+                break
+            self.cap.feed(chunk)
+
+
+def _drain(proc: subprocess.Popen, limit: int) -> _Drain:
+    t = _Drain(proc.stdout, limit)
+    t.start()
+    return t
+
+
+def _kill(procs: list[subprocess.Popen], slot: UidSlot | None) -> None:
+    """Kill both process trees. Children that left the process group are caught by
+    the pid namespace (bwrap dies → its namespace dies) and by a kill of every
+    process of the slot's uids."""
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    if slot is not None:
+        slot.kill_all()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+_BWRAP_OK: bool | None = None
+
+
+def _bwrap_works() -> bool:
+    global _BWRAP_OK
+    if _BWRAP_OK is None:
+        if BWRAP is None:
+            _BWRAP_OK = False
+        else:
+            try:
+                r = subprocess.run([BWRAP, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid",
+                                    "--proc", "/proc", "--dev", "/dev", "true"],
+                                   capture_output=True, timeout=20)
+                _BWRAP_OK = r.returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                _BWRAP_OK = False
+    return _BWRAP_OK

@@ -1,0 +1,80 @@
+"""Pairs of unprivileged uids, one pair per concurrent run on this host.
+
+Each run gets its own student and judge uid, so RLIMIT_NPROC counts only that
+run's processes and "kill every process of this uid" ends exactly that run,
+even children that left its process group. Slots are claimed with ``flock``
+on a lock file, so separate ``handin`` processes on one host never share one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+UID_BASE = int(os.environ.get("HANDIN_UID_BASE", "61000"))
+MAX_SLOTS = 64
+LOCK_DIR = Path(os.environ.get("HANDIN_SLOT_DIR", Path(tempfile.gettempdir()) / "handin-slots"))
+
+
+@dataclass
+class UidSlot:
+    index: int
+    _fd: int = field(repr=False)
+
+    @property
+    def student_uid(self) -> int:
+        return UID_BASE + 2 * self.index
+
+    @property
+    def judge_uid(self) -> int:
+        return UID_BASE + 2 * self.index + 1
+
+    def kill_all(self) -> None:
+        for uid in (self.student_uid, self.judge_uid):
+            kill_uid(uid)
+
+    def release(self) -> None:
+        self.kill_all()
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = -1
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process owned by ``uid`` (needs root)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked child
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)  # every process this uid may signal, but not the caller
+        except BaseException:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def acquire_slot(timeout: float = 3600.0) -> UidSlot:
+    LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        for index in range(MAX_SLOTS):
+            fd = os.open(LOCK_DIR / f"{index}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            slot = UidSlot(index, fd)
+            slot.kill_all()  # leftovers of a run whose grader died
+            return slot
+        if time.monotonic() > deadline:
+            raise TimeoutError("no free sandbox slot")
+        time.sleep(0.2)
