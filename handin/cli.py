@@ -1,0 +1,153 @@
+"""The ``handin`` command: a thin layer over the library's functions.
+
+This is the composition root: the only module in ``handin`` that knows the
+``sandbox`` package exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .grading import GradeOptions, collect_submissions, grade_batch
+from .release import ReleaseError, release
+from .sandboxing import PROTECTIONS
+from .spec import ModuleSpec, SpecError, load_module
+from .validate import validate_module
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+STATUS_STYLE = {"ok": "green", "cell_error": "yellow", "timeout": "magenta", "memory": "magenta",
+                "crash": "red", "invalid": "red"}
+
+
+def _load(module_dir: Path) -> ModuleSpec:
+    try:
+        return load_module(module_dir)
+    except SpecError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+
+
+def _backend(name: str):
+    import sandbox
+
+    backend = sandbox.get_backend(name)
+    prot = backend.protections()
+    missing = [k for k, on in prot.items() if not on]
+    if missing:
+        err.print(f"[yellow]warning:[/yellow] sandbox {backend.name}: NOT active: "
+                  + "; ".join(f"{k} ({PROTECTIONS[k]})" for k in missing)
+                  + " — run as root with bubblewrap installed (see README) for full isolation")
+    else:
+        err.print(f"sandbox {backend.name}: " + ", ".join(k for k in prot) + " active")
+    return backend
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date-time, e.g. 2027-01-31T23:59:00+01:00")
+    if t.tzinfo is None:
+        raise click.BadParameter("give a time zone, e.g. 2027-01-31T23:59:00+01:00")
+    return t
+
+
+@click.group()
+@click.version_option(package_name="handin")
+def main() -> None:
+    """handin: grade deep-learning notebooks against hidden tests, in sandboxes."""
+
+
+@main.command()
+@click.argument("module_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="One folder per submission (results.json, student.html, ta.html) "
+                                      "and grades.csv go here.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Submissions graded at once.")
+@click.option("--sandbox", "sandbox_name", type=click.Choice(["local"]), default="local", show_default=True,
+              help="Isolation backend.")
+@click.option("--wall-time", type=click.FloatRange(min=1), default=None,
+              help="Override the module's wall-clock limit per submission (seconds).")
+@click.option("--submitted-at", default=None, help="Hand-in time (ISO 8601 with zone) for the late penalty.")
+def grade(module_dir: Path, submissions: tuple[Path, ...], out_dir: Path, jobs: int, sandbox_name: str,
+          wall_time: float | None, submitted_at: str | None) -> None:
+    """Grade every notebook in SUBMISSIONS (files or folders) against MODULE_DIR's hidden tests."""
+    spec = _load(module_dir)
+    files = collect_submissions(list(submissions))
+    if not files:
+        err.print("[red]error:[/red] no files to grade in " + ", ".join(map(str, submissions)))
+        sys.exit(2)
+    backend = _backend(sandbox_name)
+    options = GradeOptions(wall_seconds=wall_time, submitted_at=_parse_time(submitted_at))
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=False) as progress:
+        task = progress.add_task(f"grading {spec.name}", total=len(files))
+        results = grade_batch(spec, files, backend=backend, out_dir=out_dir, jobs=jobs, options=options,
+                              on_done=lambda r: progress.advance(task))
+    console.print(results_table(spec, results))
+    console.print(f"results in {out_dir}/ (grades.csv, and per submission results.json, student.html, ta.html)")
+
+
+def results_table(spec: ModuleSpec, results: list[dict]) -> Table:
+    table = Table(title=f"{spec.assignment.title} ({spec.name})")
+    for col in ("submission", "status", "score", "grade", "time", "note"):
+        table.add_column(col, justify="right" if col in ("score", "time") else "left")
+    for r in sorted(results, key=lambda r: r["submission"]["id"]):
+        style = STATUS_STYLE.get(r["status"], "")
+        grade_label = r["grade"]["label"] or ("pass" if r["grade"]["passed"] else "fail")
+        table.add_row(r["submission"]["filename"], f"[{style}]{r['status']}[/{style}]",
+                      f"{r['score']:g}/{r['max_score']:g}", grade_label, f"{r['execution_time']:.1f}s",
+                      r.get("status_reason", "")[:70])
+    return table
+
+
+@main.command()
+@click.argument("module_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--sandbox", "sandbox_name", type=click.Choice(["local"]), default="local", show_default=True)
+@click.option("-j", "--jobs", type=click.IntRange(1, 8), default=2, show_default=True)
+def validate(module_dir: Path, sandbox_name: str, jobs: int) -> None:
+    """Check a module: spec, reference gets full marks, starter fails, tests deterministic."""
+    spec = _load(module_dir)
+    console.print(f"[green]✓[/green] {spec.paths.spec_file} is valid")
+    backend = _backend(sandbox_name)
+    with console.status("grading the solution twice and the starter once…"):
+        v = validate_module(spec, backend=backend, jobs=jobs)
+    for c in v.checks:
+        mark = "[green]✓[/green]" if c.ok else "[red]✗[/red]"
+        console.print(f"{mark} {c.name}: {c.detail}")
+    sys.exit(0 if v.ok else 1)
+
+
+@main.command("release")
+@click.argument("module_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
+              show_default=True)
+def release_cmd(module_dir: Path, out_dir: Path) -> None:
+    """Write the student bundle: starter, public data and public tests — nothing hidden."""
+    spec = _load(module_dir)
+    try:
+        bundle = release(spec, out_dir)
+    except ReleaseError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    files = sorted(p.relative_to(bundle) for p in bundle.rglob("*") if p.is_file())
+    console.print(f"wrote {bundle}/ and {out_dir / (spec.name + '.zip')}:")
+    for f in files:
+        console.print(f"  {f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The student bundle: starter notebook, its public data, the public tests — nothing hidden.
+
+``handin release`` writes ``<out>/<module>/`` and ``<out>/<module>.zip``. The
+public tests come with a small ``conftest.py`` so students can run them with
+plain ``pytest`` against their own notebook. Before writing, the bundle is
+checked: no hidden test, no reference module, no solution file may be in it.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+from .spec import ModuleSpec
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class ReleaseError(Exception):
+    pass
+
+
+def strip_outputs(notebook_path: Path) -> str:
+    nb = json.loads(notebook_path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def check_public_tests(spec: ModuleSpec) -> list[str]:
+    """Problems that would make the public tests leak hidden material or break in the bundle."""
+    grader = spec.paths.grader_dir
+    local_modules = {p.stem for p in grader.glob("*.py")} - {Path(f).stem for f in spec.grading.public_tests}
+    problems = []
+    for f in spec.grading.public_tests:
+        path = grader / f
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module.split(".")[0]]
+            for name in names:
+                if name in local_modules:
+                    problems.append(f"{path}: imports {name!r} from the hidden grader directory; "
+                                    "public tests must stand alone")
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "heldout" in node.value:
+                problems.append(f"{path}: mentions held-out data ({node.value!r})")
+    return problems
+
+
+def release(spec: ModuleSpec, out: Path) -> Path:
+    problems = check_public_tests(spec)
+    if problems:
+        raise ReleaseError("\n".join(problems))
+    bundle = out / spec.name
+    if bundle.exists():
+        shutil.rmtree(bundle)
+    bundle.mkdir(parents=True)
+    (bundle / spec.assignment.starter).write_text(strip_outputs(spec.starter), encoding="utf-8")
+    for rel in spec.assignment.data:
+        src = spec.paths.assignment_dir / rel
+        dst = bundle / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+    if spec.grading.public_tests:
+        tests = bundle / "tests"
+        tests.mkdir()
+        for f in spec.grading.public_tests:
+            shutil.copy2(spec.paths.grader_dir / f, tests / f)
+        conftest = (TEMPLATES / "student_conftest.py").read_text()
+        (tests / "conftest.py").write_text(conftest.replace("@@NOTEBOOK@@", spec.assignment.starter))
+    (bundle / "README.md").write_text(_readme(spec))
+    _check_bundle(spec, bundle)
+    archive = out / f"{spec.name}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(bundle.rglob("*")):
+            if p.is_file():
+                zf.write(p, Path(spec.name) / p.relative_to(bundle))
+    return bundle
+
+
+def _check_bundle(spec: ModuleSpec, bundle: Path) -> None:
+    """Refuse a bundle that contains any hidden grader file or solution file, byte for byte."""
+    public = {spec.paths.grader_dir / f for f in spec.grading.public_tests}
+    secret = [p for p in spec.paths.grader_dir.rglob("*") if p.is_file() and p not in public]
+    secret += [p for p in spec.paths.solution_dir.rglob("*") if p.is_file()]
+    secret_hashes = {_sha(p): p for p in secret}
+    for p in bundle.rglob("*"):
+        if p.is_file() and _sha(p) in secret_hashes:
+            shutil.rmtree(bundle)
+            raise ReleaseError(f"{secret_hashes[_sha(p)]} would be shipped as {p.relative_to(bundle)}; "
+                               "hidden tests and solutions never go into a release")
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def _readme(spec: ModuleSpec) -> str:
+    a = spec.assignment
+    due = spec.deadline.due.isoformat() if spec.deadline.due else "see the course page"
+    lines = [f"# {a.title}", "", f"{a.course} — module `{a.module}`", "", a.description.strip(), "",
+             f"Work in `{a.starter}` and hand in that notebook. Deadline: {due}.", ""]
+    if spec.grading.public_tests:
+        lines += ["Check your work with the public tests (a few of the grader's tests; most are hidden):",
+                  "", "    python -m pip install pytest numpy", "    python -m pytest tests", "",
+                  "Set HANDIN_NOTEBOOK=path/to/your.ipynb to test another copy of the notebook.", ""]
+    lines += ["Your notebook is run top to bottom in a fresh sandbox without network access;",
+              "`!` shell commands and `%pip` are not run there. Load data from the `data/` folder",
+              "with relative paths, as the starter does."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,354 @@
+"""HTML feedback reports for one graded submission: one for the student, one for TAs.
+
+Everything in a results dict and in the logs can come from hostile student code
+(test messages echo student values, the filename is theirs, the logs are their
+stdout). So:
+
+* Jinja2 renders with autoescape on, and each page also carries a
+  Content-Security-Policy that forbids scripts, as a second line of defence.
+* The templates never see the results dict itself. Each report gets a *view* built
+  here, field by field. The student view is an allow-list: a test that is not
+  ``visible`` enters it as its name and pass/fail and nothing else, so no template
+  change can leak a hidden test's output, detail or points.
+* Text is cleaned of ANSI colour codes and control characters (IPython colours its
+  tracebacks) before it reaches a template.
+
+The pages are single, self-contained files: inline CSS, no JavaScript, no external
+assets; benchmark plots given as base64 PNG are inlined as ``data:`` images.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+STATUS_TITLES: dict[str, str] = {
+    "ok": "Completed",
+    "timeout": "Time limit exceeded",
+    "memory": "Out of memory",
+    "crash": "Crashed",
+    "cell_error": "Error in a notebook cell",
+    "invalid": "Submission not accepted",
+}
+
+# Plain-language explanations for students. Kept free of quotes so they read the
+# same escaped or not.
+STATUS_EXPLANATIONS: dict[str, str] = {
+    "ok": "Your notebook ran to the end and every test was run against it.",
+    "timeout": ("Your notebook ran past its time limit and was stopped. Cells after that point did not "
+                "run, so tests that needed them failed. Look for slow loops, too many training epochs, "
+                "or work that could be done on smaller data."),
+    "memory": ("Your notebook ran out of memory and was stopped. Cells after that point did not run, so "
+               "tests that needed them failed. Look for very large tensors, data loaded all at once, or "
+               "results kept around (for example a growing list of tensors) that could be freed."),
+    "crash": ("The run ended abnormally before the tests could finish: the process running your notebook "
+              "died, or the grading environment failed. Tests that could not run count as failed. If the "
+              "reason below does not point at your code, ask a TA: they can see more detail."),
+    "cell_error": ("One of your code cells raised an error, so execution stopped there. Later cells did "
+                   "not run, and tests that needed them failed. The error and its traceback are shown "
+                   "below."),
+    "invalid": ("Your submission was not accepted, so none of its code was run and no tests passed. The "
+                "reason is shown below. Fix it and hand in again."),
+}
+
+VISIBILITY_LABELS: dict[str, str] = {
+    "visible": "visible",
+    "hidden": "hidden",
+    "after_due_date": "hidden until the due date",
+    "after_published": "hidden until grades are published",
+}
+
+# Environment keys shown in their own rows or sections of the TA report.
+_ENV_KNOWN = ("backend", "host", "cpu", "cpu_count", "python", "torch", "gpus", "limits", "protections")
+
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- public API
+
+
+def render_student_report(results: dict) -> str:
+    """The student's report: score, grade, status, late penalty, their notebook error and tests.
+
+    Tests that are not ``visible`` show only their name and whether they passed.
+    Of the environment only the backend's name is shown.
+    """
+    return _env().get_template("student.html").render(r=_student_view(results))
+
+
+def render_ta_report(results: dict, *, student_log: str = "", judge_log: str = "") -> str:
+    """The TA's report: everything in ``results`` plus the student's and the judge's logs.
+
+    The logs are expected to be capped by the caller; they are shown in full.
+    """
+    return _env().get_template("ta.html").render(
+        r=_ta_view(results, student_log=student_log, judge_log=judge_log))
+
+
+def write_reports(results: dict, out_dir: Path, *, student_log: str = "",
+                  judge_log: str = "") -> tuple[Path, Path]:
+    """Write ``student.html`` and ``ta.html`` into ``out_dir`` (created if missing).
+
+    Returns (student path, TA path).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    student_path = out_dir / "student.html"
+    ta_path = out_dir / "ta.html"
+    # errors="replace": lone surrogates from a student's JSON must not abort the write.
+    student_path.write_text(render_student_report(results), encoding="utf-8", errors="replace")
+    ta_path.write_text(render_ta_report(results, student_log=student_log, judge_log=judge_log),
+                       encoding="utf-8", errors="replace")
+    return student_path, ta_path
+
+
+# ---------------------------------------------------------------- jinja
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    # StrictUndefined: the views below always supply every key, so a missing one is
+    # a template bug and should fail loudly (in the tests), not render as blank.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+# ---------------------------------------------------------------- views
+
+
+def _student_view(results: dict) -> dict[str, Any]:
+    view = _common_view(results)
+    tests = []
+    for t in _dicts(results.get("tests")):
+        visible = t.get("visibility") == "visible"
+        passed = t.get("status") == "passed"
+        if visible:
+            tests.append({"name": _text(t.get("name")), "visible": True, "passed": passed,
+                          "points": f"{_num(t.get('score'))} / {_num(t.get('max_score'))}",
+                          "output": _text(t.get("output"))})
+        else:
+            # Allow-list: name and pass/fail only. Nothing else of a hidden test is copied.
+            tests.append({"name": _text(t.get("name")), "visible": False, "passed": passed,
+                          "visibility": VISIBILITY_LABELS.get(str(t.get("visibility")), "hidden")})
+    view["tests"] = tests
+    view["tests_passed"] = sum(t["passed"] for t in tests)
+    view["has_hidden"] = any(not t["visible"] for t in tests)
+    env = results.get("environment")
+    view["backend"] = _text(env.get("backend")) if isinstance(env, dict) and env.get("backend") else ""
+    return view
+
+
+def _ta_view(results: dict, *, student_log: str, judge_log: str) -> dict[str, Any]:
+    view = _common_view(results)
+    tests = []
+    for t in _dicts(results.get("tests")):
+        vis = str(t.get("visibility", ""))
+        tests.append({
+            "name": _text(t.get("name")),
+            "passed": t.get("status") == "passed",
+            "points": f"{_num(t.get('score'))} / {_num(t.get('max_score'))}",
+            "visibility": vis if vis in VISIBILITY_LABELS else _text(vis) or "?",
+            "visible": vis == "visible",
+            "output": _text(t.get("output")),
+            "detail": _text(t.get("detail")),
+            "duration": f"{_num(t['duration'])} s" if _is_number(t.get("duration")) else "",
+        })
+    view["tests"] = tests
+    view["tests_passed"] = sum(t["passed"] for t in tests)
+    view["output"] = _text(results.get("output"))
+    view["student_log"] = _text(student_log)
+    view["judge_log"] = _text(judge_log)
+    view["environment"] = _environment_view(results.get("environment"))
+    view["benchmarks"] = _benchmarks_view(results.get("benchmarks"))
+    return view
+
+
+def _common_view(results: dict) -> dict[str, Any]:
+    """Fields both reports show: the submission's own data, never the judge's internals."""
+    status = str(results.get("status", ""))
+    score, max_score = results.get("score"), results.get("max_score")
+    percent = results.get("percent")
+    if not _is_number(percent):
+        percent = (100.0 * score / max_score) if _is_number(score) and _is_number(max_score) and max_score else 0.0
+    grade = results.get("grade") if isinstance(results.get("grade"), dict) else {}
+    sub = results.get("submission") if isinstance(results.get("submission"), dict) else {}
+    return {
+        "module": _text(results.get("module")),
+        "score": _num(score),
+        "max_score": _num(max_score),
+        "percent": f"{float(percent):.1f}%",
+        "percent_bar": max(0.0, min(100.0, float(percent))),
+        "grade_label": _text(grade.get("label")) if grade.get("label") is not None else "",
+        "grade_scale": _text(grade.get("scale")),
+        "passed": bool(grade.get("passed")),
+        "status": status if status in STATUS_TITLES else "unknown",
+        "status_title": STATUS_TITLES.get(status, _text(status) or "Unknown status"),
+        "status_explanation": STATUS_EXPLANATIONS.get(status, ""),
+        "status_reason": _text(results.get("status_reason")),
+        "execution_time": f"{_num(results['execution_time'])} s" if _is_number(results.get("execution_time")) else "",
+        "late": _late_view(results.get("late")),
+        "notebook": _notebook_view(results.get("notebook")),
+        "submission": {
+            "id": _text(sub.get("id")),
+            "filename": _text(sub.get("filename")),
+            "sha256": _text(sub.get("sha256")) if sub.get("sha256") else "",
+            "size": _size(sub["size"]) if _is_number(sub.get("size")) else "",
+        },
+    }
+
+
+def _late_view(late: Any) -> dict[str, Any] | None:
+    if not isinstance(late, dict):
+        return None
+    days = late.get("days_late")
+    penalty = late.get("penalty_percent")
+    if not days and not penalty:
+        return None  # on time: build_results still records the dates, nothing to report
+    return {
+        "days_late": _num(days) if _is_number(days) else "?",
+        "days_word": "day" if days == 1 else "days",
+        "penalty_percent": f"{_num(penalty)}%" if _is_number(penalty) else "?",
+        "points_deducted": _num(late.get("points_deducted")) if _is_number(late.get("points_deducted")) else "",
+        "submitted_at": _text(late.get("submitted_at")),
+        "due": _text(late.get("due")),
+    }
+
+
+def _notebook_view(nb: Any) -> dict[str, Any] | None:
+    if not isinstance(nb, dict):
+        return None
+    err = nb.get("error") if isinstance(nb.get("error"), dict) else None
+    return {
+        "cells_total": _text(nb.get("cells_total")) if nb.get("cells_total") is not None else "?",
+        "cells_run": _text(nb.get("cells_run")) if nb.get("cells_run") is not None else "?",
+        "error": None if err is None else {
+            "cell_index": _text(err.get("cell_index")) if err.get("cell_index") is not None else "?",
+            "ename": _text(err.get("ename")),
+            "evalue": _text(err.get("evalue")),
+            "traceback": _text(err.get("traceback")),
+        },
+    }
+
+
+def _environment_view(env: Any) -> dict[str, Any]:
+    env = env if isinstance(env, dict) else {}
+    facts = [(key, _compact(env[key])) for key in ("backend", "host", "cpu", "cpu_count", "python", "torch")
+             if env.get(key) not in (None, "")]
+    gpus = env.get("gpus")
+    gpus = [_compact(g) for g in gpus] if isinstance(gpus, list) else ([_compact(gpus)] if gpus else [])
+    limits = env.get("limits") if isinstance(env.get("limits"), dict) else {}
+    protections = env.get("protections") if isinstance(env.get("protections"), dict) else {}
+    prot_rows = [{"name": _text(name), "active": value is True} for name, value in protections.items()]
+    return {
+        "empty": not env,
+        "facts": facts,
+        "gpus": gpus,
+        "limits": [(_text(k), _limit_text(str(k), v)) for k, v in limits.items()],
+        "protections": prot_rows,
+        "inactive": [p["name"] for p in prot_rows if not p["active"]],
+        "other": [(_text(k), _compact(v)) for k, v in env.items() if k not in _ENV_KNOWN],
+    }
+
+
+def _benchmarks_view(benchmarks: Any) -> dict[str, Any]:
+    """A generic table: one column per key seen in any entry, in first-seen order."""
+    rows_in = _dicts(benchmarks)
+    columns: list[str] = []
+    for b in rows_in:
+        columns.extend(k for k in b if k not in columns)
+    rows = [[_cell(b[k]) if k in b else {"text": "", "image": ""} for k in columns] for b in rows_in]
+    return {"columns": [_text(c) for c in columns], "rows": rows}
+
+
+def _cell(value: Any) -> dict[str, str]:
+    image = _png_data_uri(value)
+    return {"text": "" if image else _compact(value), "image": image}
+
+
+def _png_data_uri(value: Any) -> str:
+    """A ``data:image/png`` URI when ``value`` is a base64 PNG (bare or as a data URI), else ''."""
+    if not isinstance(value, str) or len(value) < 16:
+        return ""
+    payload = value.removeprefix("data:image/png;base64,")
+    payload = re.sub(r"\s+", "", payload)
+    if not _BASE64.match(payload):
+        return ""
+    try:
+        head = base64.b64decode(payload[:64], validate=True)
+    except (binascii.Error, ValueError):
+        return ""
+    return "data:image/png;base64," + payload if head.startswith(_PNG_MAGIC) else ""
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _text(value: Any) -> str:
+    """``value`` as display text: ANSI codes and control characters removed, CRLF folded."""
+    if value is None:
+        return ""
+    s = value if isinstance(value, str) else str(value)
+    s = s.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", _ANSI.sub("", s))
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        try:
+            return _text(json.dumps(value, ensure_ascii=False, default=str))
+        except (ValueError, TypeError, RecursionError):
+            return _text(repr(value))
+    if _is_number(value):
+        return _num(value)
+    return _text(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _num(value: Any) -> str:
+    """A score-like number: ``3`` for 3.0, ``2.5``, at most three decimals."""
+    if not _is_number(value):
+        return _text(value) if value is not None else "?"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _size(n: float) -> str:
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB")
+    x, i = float(n), 0
+    while x >= 1024 and i < len(units) - 1:
+        x, i = x / 1024, i + 1
+    return f"{int(x)} bytes" if i == 0 else f"{x:.1f} {units[i]}"
+
+
+def _limit_text(key: str, value: Any) -> str:
+    if _is_number(value) and (key.endswith("bytes") or key.endswith("_size") or key == "max_output"):
+        return f"{_num(value)} ({_size(value)})"
+    if _is_number(value) and key.endswith("seconds"):
+        return f"{_num(value)} s"
+    return _compact(value)
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

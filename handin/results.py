@@ -1,0 +1,216 @@
+"""From what the sandbox saw to ``results.json``: status, points, late penalty, grade.
+
+The judge only says which tests passed (and with what partial credit). Points,
+visibility, the late penalty and the grade are decided here, on the host, from
+the module's spec, so nothing the sandbox returns can raise a score beyond what
+the spec allows.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .notebook import Notebook
+from .sandboxing import RunOutcome
+from .spec import ModuleSpec
+
+SCHEMA_PATH = Path(__file__).parent / "schema" / "results.schema.json"
+STATUSES = ("ok", "timeout", "memory", "crash", "cell_error", "invalid")
+_MEMORY_SIGNS = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "out of memory")
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def validate_results(doc: dict) -> None:
+    """Raise ``jsonschema.ValidationError`` when ``doc`` is not a valid results.json."""
+    jsonschema.validate(doc, schema())
+
+
+def list_tests(grader_dir: Path) -> list[tuple[str, str, float | None]]:
+    """(node id, name, marker points) of the suite's tests, read without importing it.
+
+    Used where no run produced a test list (invalid submissions, a failed
+    sandbox) so the result still shows the module's full ``max_score``.
+    Parametrised tests count once.
+    """
+    found = []
+    for path in sorted(grader_dir.glob("test_*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                found.append((f"{path.name}::{node.name}", node.name, _marker_points(node)))
+            elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef) and item.name.startswith("test"):
+                        found.append((f"{path.name}::{node.name}::{item.name}", item.name,
+                                      _marker_points(item)))
+    return found
+
+
+def _marker_points(fn: ast.FunctionDef) -> float | None:
+    for dec in fn.decorator_list:
+        if (isinstance(dec, ast.Call) and isinstance(dec.func, ast.Attribute) and dec.func.attr == "points"
+                and dec.args and isinstance(dec.args[0], ast.Constant)
+                and isinstance(dec.args[0].value, (int, float))):
+            return float(dec.args[0].value)
+    return None
+
+
+# ---------------------------------------------------------------- status
+
+
+def run_status(outcome: RunOutcome) -> tuple[str, str]:
+    """(status, one-line reason) of a run that got past intake."""
+    raw = outcome.raw or {}
+    nb = raw.get("notebook") or {}
+    error = nb.get("error") or {}
+    log = outcome.student_log[-20_000:]
+    if outcome.error and not outcome.timed_out:
+        return "crash", f"the sandbox failed: {outcome.error}"
+    if outcome.timed_out:
+        return "timeout", f"the run was stopped at its {outcome.environment.get('limits', {}).get('wall_seconds', '?')} s wall-clock limit"
+    if nb.get("timed_out"):
+        where = f" in code cell {error.get('cell_index')}" if error.get("cell_index") is not None else ""
+        return "timeout", f"the notebook ran past its time budget{where}"
+    if error.get("ename") == "MemoryError" or (not nb.get("available", True) and any(s in log for s in _MEMORY_SIGNS)):
+        return "memory", "the notebook ran out of memory" + (
+            f" in code cell {error['cell_index']}" if error.get("cell_index") is not None else "")
+    if not nb.get("available", True):
+        return "crash", f"the student process ended before the tests: {nb.get('reason', 'unknown')}"
+    if raw.get("collection_errors") or raw.get("pytest_exit_code", 0) not in (0, 1, 5):
+        return "crash", "the hidden tests could not run (a grader error; a TA has the details)"
+    broken = raw.get("channel_broken")
+    if broken and "did not answer" not in broken:
+        return "crash", f"the student process failed during the tests: {broken}"
+    if error:
+        return "cell_error", (f"execution stopped at code cell {error.get('cell_index')}: "
+                              f"{error.get('ename')}: {str(error.get('evalue', ''))[:300]}")
+    return "ok", "the notebook ran to the end"
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def late_penalty(spec: ModuleSpec, submitted_at: dt.datetime | None) -> dict | None:
+    due = spec.deadline.due
+    if due is None or submitted_at is None:
+        return None
+    if submitted_at.tzinfo is None:
+        raise ValueError("submitted_at must carry a time zone")
+    late_by = (submitted_at - due).total_seconds()
+    days = max(0, math.ceil(late_by / 86400)) if late_by > 0 else 0
+    d = spec.deadline
+    if days == 0:
+        percent = 0.0
+    elif d.max_late_days and days > d.max_late_days:
+        percent = 100.0
+    else:
+        percent = min(100.0, d.late_penalty_per_day * days)
+    return {"submitted_at": submitted_at.isoformat(), "due": due.isoformat(), "days_late": days,
+            "penalty_percent": percent}
+
+
+def score_tests(spec: ModuleSpec, raw_tests: list[dict]) -> list[dict]:
+    ids = [str(t.get("nodeid", "")) for t in raw_tests]
+    tests = []
+    for t in raw_tests:
+        nodeid = str(t.get("nodeid", ""))[:500]
+        name = str(t.get("name", nodeid.split("::")[-1]))[:300]
+        marker = t.get("marker_points")
+        marker = float(marker) if isinstance(marker, (int, float)) and math.isfinite(marker) and marker >= 0 else None
+        max_score = spec.test_points(nodeid, name, marker, ids)
+        passed = t.get("outcome") == "passed"
+        fraction = t.get("fraction", 1.0)
+        fraction = float(fraction) if isinstance(fraction, (int, float)) and 0 <= fraction <= 1 else 0.0
+        score = round(max_score * fraction, 6) if passed else 0.0
+        message = str(t.get("credit_message") or "") if passed else str(t.get("message") or "")
+        if t.get("outcome") == "not run":
+            message = "not run"
+        tests.append({
+            "name": nodeid, "score": score, "max_score": max_score,
+            "status": "passed" if passed else "failed",
+            "output": message[:4000],
+            "visibility": spec.test_visibility(nodeid, t.get("marker_visibility")),
+            "detail": str(t.get("detail") or "")[:20_000],
+            "duration": round(float(t.get("duration") or 0.0), 3),
+        })
+    return tests
+
+
+def unrun_tests(spec: ModuleSpec, reason: str) -> list[dict]:
+    found = list_tests(spec.paths.grader_dir)
+    return score_tests(spec, [{"nodeid": n, "name": name, "marker_points": pts, "outcome": "not run",
+                               "message": reason} for n, name, pts in found])
+
+
+def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | None = None,
+                  notebook: Notebook | None = None, intake_error: str | None = None,
+                  submitted_at: dt.datetime | None = None, execution_time: float = 0.0) -> dict:
+    if intake_error is not None or outcome is None:
+        status, reason = "invalid", intake_error or "no run"
+        tests = unrun_tests(spec, "not run: the submission was not accepted")
+        nb_summary = None
+        environment: dict[str, Any] = {}
+    else:
+        status, reason = run_status(outcome)
+        if outcome.raw is not None:
+            tests = score_tests(spec, outcome.raw.get("tests", []))
+        else:
+            tests = unrun_tests(spec, f"not run: {reason}")
+        raw_nb = (outcome.raw or {}).get("notebook") or {}
+        nb_summary = {
+            "cells_total": len(notebook.code_cells) if notebook else raw_nb.get("cells_total"),
+            "cells_run": raw_nb.get("cells_run"),
+            "error": raw_nb.get("error"),
+        }
+        environment = dict(outcome.environment, protections=outcome.protections)
+        execution_time = outcome.wall_seconds
+
+    raw_score = sum(t["score"] for t in tests)
+    max_score = sum(t["max_score"] for t in tests)
+    late = late_penalty(spec, submitted_at)
+    score = raw_score
+    if late and late["penalty_percent"]:
+        late["points_deducted"] = round(min(raw_score, max_score * late["penalty_percent"] / 100), 6)
+        score = raw_score - late["points_deducted"]
+    score = round(max(0.0, score), 6)
+    percent = 100.0 * score / max_score if max_score else 0.0
+    grade = spec.scale.grade(percent if status != "invalid" else 0.0)
+
+    label = f" — grade {grade.label}" if grade.label else ""
+    summary = [f"Score {score:g}/{max_score:g} ({percent:.1f}%){label}, {'passed' if grade.passed else 'not passed'}.",
+               f"Status: {status} ({reason})."]
+    if late and late["days_late"]:
+        summary.append(f"Handed in {late['days_late']} day(s) late: {late['penalty_percent']:g}% of the "
+                       f"points deducted.")
+    return {
+        "score": score,
+        "max_score": max_score,
+        "execution_time": round(execution_time, 3),
+        "output": " ".join(summary),
+        "tests": tests,
+        "status": status,
+        "status_reason": reason,
+        "percent": round(percent, 3),
+        "grade": {"scale": grade.scale, "label": grade.label, "passed": grade.passed},
+        "late": late,
+        "module": spec.name,
+        "submission": submission,
+        "notebook": nb_summary,
+        "benchmarks": [],
+        "environment": environment,
+    }

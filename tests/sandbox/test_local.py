@@ -1,0 +1,187 @@
+"""Real runs in the local sandbox: isolation, limits and the status each failure gets."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from builders import write_notebook
+from handin.grading import GradeOptions, grade_file
+from sandbox import LocalBackend
+
+pytestmark = pytest.mark.slow
+
+GOOD = ["import numpy as np", "def double(x):\n    return 2 * x", "def scale(x):\n    return np.asarray(x) * 3",
+        "def guess():\n    return None"]
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return LocalBackend()
+
+
+def grade(spec, tmp_path, cells, backend, **opts):
+    nb = write_notebook(tmp_path / "sub.ipynb", cells)
+    return grade_file(spec, nb, backend=backend, out_dir=tmp_path / "out", options=GradeOptions(**opts))
+
+
+def scores(results):
+    return {t["name"].split("::")[-1]: t["score"] for t in results["tests"]}
+
+
+def test_all_protections_active_on_ci(backend):
+    """CI runs as root with bubblewrap installed: every protection must be on there."""
+    prot = backend.protections()
+    if os.geteuid() != 0:
+        pytest.fail("the test suite must run as root (CI does) to check uid separation")
+    assert all(prot.values()), prot
+
+
+def test_correct_submission_gets_full_marks(toy_module, tmp_path, backend):
+    r = grade(toy_module, tmp_path, GOOD, backend)
+    assert r["status"] == "ok", r["status_reason"]
+    assert r["max_score"] == 5  # public 1 + test_double 2 (marker) + test_scale 1 + test_guess 1
+    assert r["score"] == 4.5
+    assert scores(r)["test_scale"] == 0.5  # credit(0.5) on a 1-point test
+    assert r["environment"]["protections"]["uid_separation"] is True
+
+
+def test_syntax_error_keeps_earlier_cells(toy_module, tmp_path, backend):
+    r = grade(toy_module, tmp_path, GOOD[:2] + ["def scale(x) return x"] + GOOD[3:], backend)
+    assert r["status"] == "cell_error"
+    assert r["notebook"]["error"]["cell_index"] == 2
+    assert r["notebook"]["error"]["ename"] == "SyntaxError"
+    s = scores(r)
+    assert s["test_double"] == 2 and s["test_scale"] == 0 and s["test_guess"] == 0
+
+
+def test_infinite_loop_is_interrupted_and_earlier_names_count(toy_module, tmp_path, backend):
+    r = grade(toy_module, tmp_path, GOOD[:2] + ["while True:\n    pass"] + GOOD[2:], backend)
+    assert r["status"] == "timeout"
+    assert scores(r)["test_double"] == 2
+    assert scores(r)["test_scale"] == 0
+
+
+def test_loop_that_swallows_the_interrupt_is_killed_at_wall_time(toy_module, tmp_path, backend):
+    cells = GOOD[:2] + ["import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass"]
+    r = grade(toy_module, tmp_path, cells, backend, wall_seconds=12)
+    assert r["status"] == "timeout"
+    assert r["score"] == 0
+    assert r["execution_time"] < 30
+
+
+def test_memory_bomb_gets_memory_status(toy_module, tmp_path, backend):
+    cells = GOOD[:2] + ["hog = []\nwhile True:\n    hog.append(bytearray(100 * 1024 * 1024))"]
+    r = grade(toy_module, tmp_path, cells, backend)
+    assert r["status"] == "memory", r["status_reason"]
+    assert scores(r)["test_double"] == 2
+
+
+def test_fork_bomb_is_contained(toy_module, tmp_path, backend):
+    cells = ["import os\npids = []\ntry:\n    while True:\n        pid = os.fork()\n        if pid == 0:\n"
+             "            while True:\n                try: os.fork()\n                except OSError: pass\n"
+             "        pids.append(pid)\nexcept OSError as e:\n    print('fork refused:', e)"] + GOOD
+    r = grade(toy_module, tmp_path, cells, backend)
+    assert r["status"] in ("ok", "cell_error", "crash")
+    # the run ended: nothing of the student's uid is left
+    assert r["execution_time"] < 60
+
+
+def test_student_cannot_read_hidden_tests_or_reach_network(toy_module, tmp_path, backend):
+    grader = toy_module.paths.grader_dir
+    probe = f"""
+import os, socket
+found = []
+for root in [{str(grader)!r}, {str(toy_module.paths.solution_dir)!r}, '/grader', '/out']:
+    try:
+        found.append((root, os.listdir(root)))
+    except OSError as e:
+        found.append((root, type(e).__name__))
+try:
+    socket.create_connection(('1.1.1.1', 53), timeout=3)
+    net = 'connected'
+except OSError as e:
+    net = type(e).__name__
+print('PROBE', found, net)
+def guess():
+    return repr(found) + net
+"""
+    r = grade(toy_module, tmp_path, GOOD[:3] + [probe], backend)
+    log = (tmp_path / "out" / "sub" / "student.log").read_text()
+    assert "PROBE" in log
+    assert "test_hidden.py" not in log and "helper.py" not in log and "solution.ipynb" not in log
+    assert "connected" not in log
+    assert scores(r)["test_guess"] == 1  # the probe gained nothing: guess() is not the secret
+
+
+def test_fake_results_gain_nothing(toy_module, tmp_path, backend):
+    cells = ["""
+import json, os, signal
+fake = {"score": 100, "max_score": 100, "tests": []}
+print(json.dumps(fake))
+for path in ['results.json', '/tmp/results.json', '/out/raw.json', '../out/raw.json']:
+    try:
+        open(path, 'w').write(json.dumps(fake))
+    except OSError as e:
+        print('write refused', path, type(e).__name__)
+def double(x):
+    return 0
+"""]
+    r = grade(toy_module, tmp_path, cells, backend)
+    assert r["status"] == "ok"
+    assert r["score"] == 0
+
+
+def test_killing_every_process_only_ends_the_student(toy_module, tmp_path, backend):
+    cells = GOOD + ["""
+import os, signal
+for pid in range(1, 4000):
+    if pid != os.getpid():
+        try: os.kill(pid, signal.SIGKILL)
+        except OSError: pass
+os.kill(-1, signal.SIGKILL)
+"""]
+    r = grade(toy_module, tmp_path, cells, backend)
+    assert r["status"] == "crash"  # it can only take down its own sandbox
+    assert len(r["tests"]) == 4  # the judge survived and reported every test
+    assert r["score"] == 0
+
+
+def test_student_exiting_mid_tests_is_a_crash(toy_module, tmp_path, backend):
+    cells = ["import os\ndef double(x):\n    os._exit(3)"]
+    r = grade(toy_module, tmp_path, cells, backend)
+    assert r["status"] == "crash"
+    assert r["score"] == 0
+
+
+def test_hanging_call_fails_that_test_only_when_interruptible(toy_module, tmp_path, backend):
+    cells = GOOD + ["def double(x):\n    while True: pass"]
+    r = grade(toy_module, tmp_path, cells, backend)
+    s = scores(r)
+    assert s["test_double"] == 0 and s["test_scale"] == 0.5 and s["test_guess"] == 1
+    assert r["status"] == "ok"
+
+
+def test_output_is_capped(toy_module, tmp_path, backend):
+    cells = ["import sys\nfor _ in range(200):\n    sys.stdout.write('x' * 100_000)"] + GOOD
+    r = grade(toy_module, tmp_path, cells, backend)
+    log = (tmp_path / "out" / "sub" / "student.log").read_text()
+    assert len(log) < toy_module.resources.max_output + 1000
+    assert "more bytes of output not kept" in log
+    assert r["score"] == 4.5
+
+
+def test_batch_goes_on_after_hostile_submissions(toy_module, tmp_path, backend):
+    from handin.grading import grade_batch
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    write_notebook(subs / "a_bomb.ipynb", ["hog = []\nwhile True:\n    hog.append(bytearray(10**8))"])
+    (subs / "b_junk.ipynb").write_text("not json")
+    write_notebook(subs / "c_good.ipynb", GOOD)
+    results = grade_batch(toy_module, sorted(subs.iterdir()), backend=backend, out_dir=tmp_path / "out", jobs=2)
+    by = {r["submission"]["id"]: r for r in results}
+    assert by["a_bomb"]["status"] == "memory"
+    assert by["b_junk"]["status"] == "invalid"
+    assert by["c_good"]["score"] == 4.5
+    assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 4
