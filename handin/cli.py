@@ -22,7 +22,7 @@ from .spec import ModuleSpec, SpecError, load_module
 from .validate import validate_module
 
 console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STATUS_STYLE = {"ok": "green", "cell_error": "yellow", "timeout": "magenta", "memory": "magenta",
                 "crash": "red", "invalid": "red"}

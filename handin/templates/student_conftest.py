@@ -8,7 +8,6 @@ and magics (``%``) in your notebook are skipped, as in the grader.
 import json
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -29,11 +28,21 @@ def _code_cells(path):
             yield "\n".join(lines)
 
 
+class _Namespace:
+    """The notebook's globals as attributes; ``"name" in student`` works as in the grader."""
+
+    def __init__(self, ns):
+        self.__dict__.update(ns)
+
+    def __contains__(self, name):
+        return name in self.__dict__
+
+
 @pytest.fixture(scope="session")
 def student():
     namespace = {"__name__": "__main__"}
     here = os.getcwd()
-    os.chdir(Path(NOTEBOOK).resolve().parent)
+    os.chdir(Path(__file__).resolve().parent.parent)  # the bundle: data/ is here
     try:
         for i, source in enumerate(_code_cells(NOTEBOOK)):
             try:
@@ -43,7 +52,7 @@ def student():
                 break
     finally:
         os.chdir(here)
-    return SimpleNamespace(**namespace)
+    return _Namespace(namespace)
 
 
 @pytest.fixture

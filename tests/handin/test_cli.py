@@ -1,0 +1,145 @@
+"""The handin command, end to end on a small real module."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from builders import write_notebook
+from handin.cli import main
+from handin.results import schema
+
+GOOD = ["import numpy as np", "def double(x):\n    return 2 * x", "def scale(x):\n    return np.asarray(x) * 3",
+        "def guess():\n    return None"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.mark.slow
+def test_grade_writes_results_reports_and_csv(runner, toy_module, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    write_notebook(subs / "alice.ipynb", GOOD)
+    write_notebook(subs / "bob.ipynb", GOOD[:2])
+    (subs / "carol.ipynb").write_text("{broken")
+    out = tmp_path / "results"
+    r = runner.invoke(main, ["grade", str(toy_module.paths.assignment_dir), str(subs), "--out", str(out), "-j", "2"])
+    assert r.exit_code == 0, r.output
+    assert "alice.ipynb" in r.output and "invalid" in r.output
+    rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert rows["alice"]["score"] == "4.5" and rows["alice"]["grade"] == "A"
+    assert rows["bob"]["status"] == "ok" and float(rows["bob"]["score"]) == 3.0
+    assert rows["carol"]["status"] == "invalid" and rows["carol"]["passed"] == "no"
+    for sub in ("alice", "bob", "carol"):
+        doc = json.loads((out / sub / "results.json").read_text())
+        jsonschema.validate(doc, schema())
+        assert (out / sub / "student.html").is_file() and (out / sub / "ta.html").is_file()
+    student_html = (out / "bob" / "student.html").read_text()
+    assert "test_scale" in student_html
+
+
+@pytest.mark.slow
+def test_grade_applies_late_penalty(runner, tmp_path):
+    from builders import TOY_TOML, make_toy_module
+    a = make_toy_module(tmp_path / "c", toml=TOY_TOML + """
+[deadline]
+due = 2027-01-31T23:59:00+01:00
+late_penalty_per_day = 10
+max_late_days = 3
+""")
+    nb = write_notebook(tmp_path / "late.ipynb", GOOD)
+    out = tmp_path / "r"
+    r = runner.invoke(main, ["grade", str(a), str(nb), "--out", str(out), "--submitted-at", "2027-02-02T10:00:00+01:00"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "late" / "results.json").read_text())
+    assert doc["late"]["days_late"] == 2 and doc["late"]["penalty_percent"] == 20
+    assert doc["score"] == pytest.approx(4.5 - 0.2 * 5)
+
+
+def test_bad_spec_is_one_clear_message(runner, tmp_path):
+    from builders import TOY_TOML, make_toy_module
+    a = make_toy_module(tmp_path, toml=TOY_TOML.replace('memory = "2GiB"', 'memory = "much"'))
+    nb = write_notebook(tmp_path / "x.ipynb", GOOD)
+    r = runner.invoke(main, ["grade", str(a), str(nb)])
+    assert r.exit_code == 2
+    assert "assignment.toml: resources.memory: cannot read 'much' as a size" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_submitted_at_needs_a_zone(runner, toy_module, tmp_path):
+    nb = write_notebook(tmp_path / "x.ipynb", GOOD)
+    r = runner.invoke(main, ["grade", str(toy_module.paths.assignment_dir), str(nb), "--submitted-at", "2027-01-01T10:00"])
+    assert r.exit_code != 0 and "time zone" in r.output
+
+
+def test_release_ships_public_tests_only(runner, toy_module, tmp_path):
+    out = tmp_path / "dist"
+    r = runner.invoke(main, ["release", str(toy_module.paths.assignment_dir), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    bundle = out / "toy"
+    files = sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file())
+    assert files == ["README.md", "data/numbers.txt", "starter.ipynb", "tests/conftest.py", "tests/test_public.py"]
+    names = zipfile.ZipFile(out / "toy.zip").namelist()
+    assert not any("hidden" in n or "helper" in n or "solution" in n for n in names)
+    every_byte = b"".join(p.read_bytes() for p in bundle.rglob("*") if p.is_file())
+    assert b"the hidden answer 4521" not in every_byte and b"test_hidden" not in every_byte
+
+
+def test_release_refuses_public_tests_that_import_hidden_code(runner, toy_module, tmp_path):
+    public = toy_module.paths.grader_dir / "test_public.py"
+    public.write_text("from helper import SECRET\n" + public.read_text())
+    r = runner.invoke(main, ["release", str(toy_module.paths.assignment_dir), "--out", str(tmp_path / "d")])
+    assert r.exit_code == 1
+    assert "imports 'helper' from the hidden grader directory" in r.output
+    assert not (tmp_path / "d" / "toy").exists()
+
+
+def test_released_public_tests_run_with_plain_pytest(runner, toy_module, tmp_path):
+    import subprocess
+    import sys
+    out = tmp_path / "dist"
+    runner.invoke(main, ["release", str(toy_module.paths.assignment_dir), "--out", str(out)])
+    bundle = out / "toy"
+    starter = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+                             cwd=bundle, capture_output=True, text=True)
+    assert starter.returncode == 1 and "1 failed" in starter.stdout
+    sol = toy_module.paths.solution_dir / "solution.ipynb"
+    solved = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=bundle,
+                            capture_output=True, text=True, env={"HANDIN_NOTEBOOK": str(sol), "PATH": "/usr/bin:/bin"})
+    assert solved.returncode == 0, solved.stdout
+
+
+@pytest.mark.slow
+def test_validate_passes_a_good_module_and_fails_a_broken_one(runner, toy_module):
+    r = runner.invoke(main, ["validate", str(toy_module.paths.assignment_dir)])
+    # the toy's test_scale gives only half credit, so the solution cannot get full marks
+    assert r.exit_code == 1
+    assert "reference solution gets full marks" in r.output and "✗" in r.output
+    assert "test_scale" in r.output
+    assert "starter notebook does not pass: 0/5" in r.output
+    assert "hidden tests are deterministic" in r.output
+
+
+@pytest.mark.slow
+def test_validate_catches_a_flaky_test(runner, tmp_path):
+    from builders import TOY_HIDDEN, make_toy_module
+    flaky = TOY_HIDDEN.replace('credit(0.5, "half credit")', "") + (
+        "\nimport os\ndef test_flaky(student):\n    assert os.urandom(1)[0] % 2 == 0 or os.urandom(1)[0] % 2 == 0"
+        "\n\ndef test_flaky2(student):\n    assert os.urandom(1)[0] < 128\n\ndef test_flaky3(student):\n"
+        "    assert os.urandom(1)[0] < 128\n")
+    a = make_toy_module(tmp_path, hidden=flaky)
+    results = []
+    for _ in range(3):  # flaky tests are flaky: the check must fire in at least one of three validations
+        r = runner.invoke(main, ["validate", str(a)])
+        results.append(r.output)
+        if "different results on a second run" in r.output:
+            break
+    assert any("different results on a second run" in o for o in results), results[-1]
