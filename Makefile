@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(BIN)/handin validate assignments/m02-feedforward
-	$(BIN)/handin grade assignments/m02-feedforward tests/fixtures/m02-feedforward --out results -j 2 --wall-time 60
+	$(BIN)/handin grade assignments/m02-feedforward tests/fixtures/m02-feedforward --out results -j 2
 
 test: setup
 	$(BIN)/python -m pytest

@@ -192,7 +192,10 @@ def fail(message):
 
 
 def _describe(value):
-    return type(value).__name__
+    name = type(value).__name__
+    if name == "Remote":  # handin's handle to an object that stayed in the student process
+        return "non-plain object (not data)"
+    return name
 
 
 _NUMERIC_SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
@@ -219,9 +222,9 @@ def to_array(value, what):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":  # bool arrays read as 0/1
-            fail(f"{what} returned an array of dtype {value.dtype.str!s:.10}, expected numbers")
+            fail(f"{what} returned an array of dtype {value.dtype.str}, expected numbers")
         return value.astype(np.float64)
-    if isinstance(value, (np.generic, int, float)) or isinstance(value, (list, tuple)):
+    if isinstance(value, (np.generic, int, float, list, tuple)):
         if isinstance(value, (list, tuple)) and not _is_numeric_nest(value):
             fail(f"{what} returned a {_describe(value)} that is not a nested list of numbers")
         try:
@@ -233,7 +236,7 @@ def to_array(value, what):
 
 def to_float(value, what):
     """A scalar loss / error value: python or numpy number, 0-d array or 0-d tensor."""
-    if isinstance(value, bool) or isinstance(value, np.bool_):
+    if isinstance(value, (bool, np.bool_)):
         fail(f"{what} returned a bool, expected a float")
     arr = to_array(value, what)
     if arr.ndim != 0 and arr.size != 1:
