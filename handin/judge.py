@@ -22,6 +22,7 @@ import pytest
 
 from . import wire
 from .proxy import Channel, StudentProxy, StudentUnavailable
+from .student import load_json_config
 
 MAX_MESSAGE = 4_000
 MAX_DETAIL = 20_000
@@ -144,8 +145,7 @@ def run(config: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    with open(argv[0], encoding="utf-8") as fh:
-        config = json.load(fh)
+    config = load_json_config(argv[0])
     report = run(config)
     out = Path(config["out"])
     tmp = out.with_suffix(".tmp")

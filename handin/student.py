@@ -51,10 +51,17 @@ class Config:
 
     @classmethod
     def load(cls, path: str) -> "Config":
-        with open(path, encoding="utf-8") as fh:
-            raw = json.load(fh)
+        raw = load_json_config(path)
         known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
         return cls(**known)
+
+
+def load_json_config(path: str) -> dict:
+    """A run's config: a JSON file, or ``-`` for standard input (the docker supervisor pipes it)."""
+    if path == "-":
+        return json.loads(sys.stdin.read())
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 # ---------------------------------------------------------------- notebook
