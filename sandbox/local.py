@@ -222,17 +222,20 @@ def _bwrap_argv(layout: dict, request: RunRequest, role: str) -> list[str]:
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox",
             "--proc", "/proc", "--dev", "/dev"]
     argv += _system_binds()
+    # Scratch space first: Python and handin are bound on top of it below, so a
+    # checkout that lives under /tmp or /home stays visible (read-only).
+    argv += ["--size", str(lim.tmp_size), "--perms", "1777", "--tmpfs", "/tmp", "--dir", "/run/handin"]
+    if role == "student":
+        # The home is a sized tmpfs: nothing the student writes reaches the host's disk.
+        argv += ["--perms", "0755", "--dir", "/home",
+                 "--size", str(lim.tmp_size), "--perms", "1777", "--tmpfs", STUDENT_HOME]
     for p in _python_paths():
         argv += _parents(p) + ["--ro-bind", p, p]
     pkg = str(Path(handin.__file__).resolve().parent)
     argv += _parents(pkg) + ["--ro-bind", pkg, pkg]
     # A fixed import path too, for installs where the package is not on sys.path by itself.
     argv += ["--dir", _HANDIN_MOUNT_PARENT, "--ro-bind", pkg, f"{_HANDIN_MOUNT_PARENT}/handin"]
-    argv += ["--size", str(lim.tmp_size), "--perms", "1777", "--tmpfs", "/tmp", "--dir", "/run/handin"]
     if role == "student":
-        # The home is a sized tmpfs: nothing the student writes reaches the host's disk.
-        argv += ["--perms", "0755", "--dir", "/home",
-                 "--size", str(lim.tmp_size), "--perms", "1777", "--tmpfs", STUDENT_HOME]
         for name, src in request.data:
             argv += ["--ro-bind", str(src), f"{STUDENT_HOME}/{name}"]
         argv += ["--ro-bind", str(layout["student_config"]), STUDENT_CONFIG, "--chdir", STUDENT_HOME]

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-UID_BASE = int(os.environ.get("HANDIN_UID_BASE", "61000"))
+UID_BASE = int(os.environ.get("HANDIN_UID_BASE", "63000"))
 MAX_SLOTS = 64
 LOCK_DIR = Path(os.environ.get("HANDIN_SLOT_DIR", Path(tempfile.gettempdir()) / "handin-slots"))
 

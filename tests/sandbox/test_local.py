@@ -185,3 +185,19 @@ def test_batch_goes_on_after_hostile_submissions(toy_module, tmp_path, backend):
     assert by["b_junk"]["status"] == "invalid"
     assert by["c_good"]["score"] == 4.5
     assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 4
+
+
+def test_python_stays_visible_when_the_checkout_is_under_tmp(toy_module, tmp_path):
+    """The sandbox's own /tmp tmpfs must not hide a venv or checkout that lives under /tmp."""
+    import sys
+    from handin.grading import make_request
+    from handin.notebook import Notebook
+    from sandbox import local
+
+    req = make_request(toy_module, Notebook(("x = 1",), 1, "0" * 64, 1), "t", GradeOptions())
+    layout = {"student_config": tmp_path / "s.json", "judge_config": tmp_path / "j.json", "out": tmp_path}
+    for role in ("student", "judge"):
+        argv = local._bwrap_argv(layout, req, role)
+        tmpfs_at = argv.index("/tmp", argv.index("--tmpfs"))
+        bind_at = max(i for i, a in enumerate(argv) if a == sys.prefix)
+        assert tmpfs_at < bind_at, role
