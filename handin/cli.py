@@ -36,18 +36,22 @@ def _load(module_dir: Path) -> ModuleSpec:
         sys.exit(2)
 
 
-def _backend(name: str):
+def _backend(name: str, spec: ModuleSpec | None = None):
     import sandbox
 
-    backend = sandbox.get_backend(name)
+    try:
+        backend, why = sandbox.choose_backend(name, gpu=bool(spec and spec.resources.gpus))
+    except (RuntimeError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
     prot = backend.protections()
     missing = [k for k, on in prot.items() if not on]
     if missing:
-        err.print(f"[yellow]warning:[/yellow] sandbox {backend.name}: NOT active: "
+        err.print(f"[yellow]warning:[/yellow] {why}; NOT active: "
                   + "; ".join(f"{k} ({PROTECTIONS[k]})" for k in missing)
                   + " — run as root with bubblewrap installed (see README) for full isolation")
     else:
-        err.print(f"sandbox {backend.name}: " + ", ".join(k for k in prot) + " active")
+        err.print(f"{why}; all protections active")
     return backend
 
 
@@ -77,8 +81,8 @@ def main() -> None:
                                       "and grades.csv go here.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Submissions graded at once.")
-@click.option("--sandbox", "sandbox_name", type=click.Choice(["local"]), default="local", show_default=True,
-              help="Isolation backend.")
+@click.option("--sandbox", "sandbox_name", type=click.Choice(["auto", "local", "docker"]), default="auto",
+              show_default=True, help="Isolation backend; auto = docker when its engine and image are ready.")
 @click.option("--wall-time", type=click.FloatRange(min=1), default=None,
               help="Override the module's wall-clock limit per submission (seconds).")
 @click.option("--submitted-at", default=None, help="Hand-in time (ISO 8601 with zone) for the late penalty.")
@@ -90,7 +94,7 @@ def grade(module_dir: Path, submissions: tuple[Path, ...], out_dir: Path, jobs: 
     if not files:
         err.print("[red]error:[/red] no files to grade in " + ", ".join(map(str, submissions)))
         sys.exit(2)
-    backend = _backend(sandbox_name)
+    backend = _backend(sandbox_name, spec)
     options = GradeOptions(wall_seconds=wall_time, submitted_at=_parse_time(submitted_at))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=False) as progress:
@@ -116,13 +120,14 @@ def results_table(spec: ModuleSpec, results: list[dict]) -> Table:
 
 @main.command()
 @click.argument("module_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--sandbox", "sandbox_name", type=click.Choice(["local"]), default="local", show_default=True)
+@click.option("--sandbox", "sandbox_name", type=click.Choice(["auto", "local", "docker"]), default="auto",
+              show_default=True)
 @click.option("-j", "--jobs", type=click.IntRange(1, 8), default=2, show_default=True)
 def validate(module_dir: Path, sandbox_name: str, jobs: int) -> None:
     """Check a module: spec, reference gets full marks, starter fails, tests deterministic."""
     spec = _load(module_dir)
     console.print(f"[green]✓[/green] {spec.paths.spec_file} is valid")
-    backend = _backend(sandbox_name)
+    backend = _backend(sandbox_name, spec)
     with console.status("grading the solution twice and the starter once…"):
         v = validate_module(spec, backend=backend, jobs=jobs)
     for c in v.checks:
@@ -147,6 +152,48 @@ def release_cmd(module_dir: Path, out_dir: Path) -> None:
     console.print(f"wrote {bundle}/ and {out_dir / (spec.name + '.zip')}:")
     for f in files:
         console.print(f"  {f}")
+
+
+@main.group("sandbox")
+def sandbox_group() -> None:
+    """Build and check the Docker sandbox images."""
+
+
+@sandbox_group.command("build")
+@click.option("--gpu", is_flag=True, help="Build the GPU image (its CUDA base image must be present).")
+@click.option("--base", default=None, help="Base image for the GPU build (default: a PyTorch CUDA runtime image).")
+@click.option("--rebuild", is_flag=True, help="Build even when nothing changed.")
+def sandbox_build(gpu: bool, base: str | None, rebuild: bool) -> None:
+    """Build the sandbox image (cached: a rebuild with nothing changed takes seconds)."""
+    from sandbox.docker import engine
+    from sandbox.images import ImageBuildError, build_image
+
+    client = engine()
+    if client is None:
+        err.print("[red]error:[/red] no Docker engine answers; start one (as root: .ci/docker-engine.sh)")
+        sys.exit(2)
+    try:
+        info = build_image(client, gpu=gpu, base=base, rebuild=rebuild, progress=lambda line: err.print(line))
+    except ImageBuildError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    what = "built" if info.built else "up to date"
+    console.print(f"{info.tag} {what} ({info.size / 1e9:.2f} GB, {info.seconds:.1f} s)")
+
+
+@sandbox_group.command("doctor")
+def sandbox_doctor() -> None:
+    """What works, what is missing, and how to fix it."""
+    from sandbox.doctor import diagnose
+
+    ok = True
+    for check in diagnose():
+        mark = {"ok": "[green]✓[/green]", "warn": "[yellow]![/yellow]", "fail": "[red]✗[/red]"}[check.level]
+        console.print(f"{mark} {check.name}: {check.detail}")
+        if check.fix and check.level != "ok":
+            console.print(f"    fix: {check.fix}")
+        ok &= check.level != "fail"
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ class Config:
     seed: int = 0
     threads: int = 1
     fd: int = 3
-    extra: dict = field(default_factory=dict)
+    links: dict = field(default_factory=dict)  # name in the cwd → read-only data path
 
     @classmethod
     def load(cls, path: str) -> "Config":
@@ -289,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     config = Config.load(argv[0])
     sock = socket.socket(fileno=config.fd)
+    for name, target in config.links.items():
+        if "/" not in name and name not in (".", "..") and not os.path.lexists(name):
+            os.symlink(target, name)
     shell = make_shell()
     seed_everything(config.seed, config.threads,
                     load_torch=any("torch" in c for c in config.cells))

@@ -1,10 +1,24 @@
-"""Isolation backends behind one interface (:class:`handin.sandboxing.Backend`)."""
+"""Isolation backends behind one interface (:class:`handin.sandboxing.Backend`).
+
+``local`` runs both processes on this host in bubblewrap namespaces; ``docker``
+runs each submission in its own locked-down container (the production
+backend). ``auto`` picks docker when an engine answers and the sandbox image is
+built, local otherwise, and says which and why.
+"""
 
 from __future__ import annotations
 
 from .local import LocalBackend
 
-BACKENDS = {"local": LocalBackend}
+NAMES = ("auto", "local", "docker")
+
+
+def _docker(**options):
+    from .docker import DockerBackend  # the docker SDK is only imported when asked for
+    return DockerBackend(**options)
+
+
+BACKENDS = {"local": LocalBackend, "docker": _docker}
 
 
 def get_backend(name: str, **options):
@@ -14,4 +28,22 @@ def get_backend(name: str, **options):
         raise ValueError(f"unknown sandbox backend {name!r}; choose one of {', '.join(BACKENDS)}") from None
 
 
-__all__ = ["BACKENDS", "LocalBackend", "get_backend"]
+def choose_backend(name: str = "auto", *, gpu: bool = False) -> tuple[object, str]:
+    """(backend, one line saying why). ``auto``: docker when ready, else local."""
+    if name != "auto":
+        return get_backend(name), f"sandbox {name} (as asked)"
+    from .docker import engine
+    from .images import CPU_TAG, GPU_TAG
+
+    client = engine()
+    if client is None:
+        return LocalBackend(), "sandbox local: no Docker engine answers (see `handin sandbox doctor`)"
+    tag = GPU_TAG if gpu else CPU_TAG
+    try:
+        client.images.get(tag)
+    except Exception:
+        return LocalBackend(), f"sandbox local: image {tag} is not built (run `handin sandbox build`)"
+    return get_backend("docker", client=client), f"sandbox docker ({tag})"
+
+
+__all__ = ["BACKENDS", "NAMES", "LocalBackend", "choose_backend", "get_backend"]

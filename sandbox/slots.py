@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 UID_BASE = int(os.environ.get("HANDIN_UID_BASE", "63000"))
+# Docker sandboxes draw the student's uid from a range of their own: uids are not
+# namespaced, so RLIMIT_NPROC inside a container counts that uid host-wide.
+DOCKER_UID_BASE = int(os.environ.get("HANDIN_DOCKER_UID_BASE", "62000"))
 MAX_SLOTS = 64
 LOCK_DIR = Path(os.environ.get("HANDIN_SLOT_DIR", Path(tempfile.gettempdir()) / "handin-slots"))
 
@@ -25,21 +28,23 @@ LOCK_DIR = Path(os.environ.get("HANDIN_SLOT_DIR", Path(tempfile.gettempdir()) / 
 class UidSlot:
     index: int
     _fd: int = field(repr=False)
+    base: int = UID_BASE
 
     @property
     def student_uid(self) -> int:
-        return UID_BASE + 2 * self.index
+        return self.base + 2 * self.index
 
     @property
     def judge_uid(self) -> int:
-        return UID_BASE + 2 * self.index + 1
+        return self.base + 2 * self.index + 1
 
     def kill_all(self) -> None:
         for uid in (self.student_uid, self.judge_uid):
             kill_uid(uid)
 
-    def release(self) -> None:
-        self.kill_all()
+    def release(self, *, kill: bool = True) -> None:
+        if kill:
+            self.kill_all()
         if self._fd >= 0:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -61,19 +66,21 @@ def kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def acquire_slot(timeout: float = 3600.0) -> UidSlot:
-    LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+def acquire_slot(timeout: float = 3600.0, *, base: int = UID_BASE, kill_leftovers: bool = True) -> UidSlot:
+    lock_dir = LOCK_DIR / str(base)
+    lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     while True:
         for index in range(MAX_SLOTS):
-            fd = os.open(LOCK_DIR / f"{index}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(lock_dir / f"{index}.lock", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
                 continue
-            slot = UidSlot(index, fd)
-            slot.kill_all()  # leftovers of a run whose grader died
+            slot = UidSlot(index, fd, base)
+            if kill_leftovers:
+                slot.kill_all()  # leftovers of a run whose grader died
             return slot
         if time.monotonic() > deadline:
             raise TimeoutError("no free sandbox slot")

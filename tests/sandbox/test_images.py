@@ -64,24 +64,13 @@ print(json.dumps({
 
 
 @pytest.fixture(scope="module")
-def client():
-    try:
-        c = docker.from_env()
-        c.ping()
-        return c
-    except docker.errors.DockerException:
-        if os.geteuid() != 0:
-            pytest.fail("no Docker engine answers; run `sudo .ci/docker-engine.sh`")
-    subprocess.run([str(ROOT / ".ci" / "docker-engine.sh")], check=True)
-    c = docker.from_env()
-    c.ping()
-    return c
+def client(docker_client):
+    return docker_client
 
 
 @pytest.fixture(scope="module")
-def cpu_image(client):
-    """The CPU image; built once (minutes) when missing or out of date."""
-    return build_image(client)
+def cpu_image(docker_image):
+    return docker_image
 
 
 def run(client, command, **kwargs):

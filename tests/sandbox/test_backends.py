@@ -1,4 +1,8 @@
-"""Real runs in the local sandbox: isolation, limits and the status each failure gets."""
+"""Real runs in both sandboxes (local and docker): isolation, limits and the status each failure gets.
+
+Every test runs once per backend: the same submissions must get the same
+scores and statuses whether they run in bubblewrap namespaces or a container.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import pytest
 
 from builders import write_notebook
 from handin.grading import GradeOptions, grade_file
-from sandbox import LocalBackend
+from sandbox import LocalBackend, get_backend
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +20,9 @@ GOOD = ["import numpy as np", "def double(x):\n    return 2 * x", "def scale(x):
         "def guess():\n    return None"]
 
 
-@pytest.fixture(scope="module")
-def backend():
-    return LocalBackend()
+@pytest.fixture(scope="module", params=["local", "docker"])
+def backend(request, docker_image):
+    return get_backend(request.param)
 
 
 def grade(spec, tmp_path, cells, backend, **opts):
@@ -31,7 +35,7 @@ def scores(results):
 
 
 def test_all_protections_active_on_ci(backend):
-    """CI runs as root with bubblewrap installed: every protection must be on there."""
+    """CI runs as root with bubblewrap and a Docker engine: every protection must be on there."""
     prot = backend.protections()
     if os.geteuid() != 0:
         pytest.fail("the test suite must run as root (CI does) to check uid separation")
@@ -83,9 +87,11 @@ def test_fork_bomb_is_contained(toy_module, tmp_path, backend):
              "            while True:\n                try: os.fork()\n                except OSError: pass\n"
              "        pids.append(pid)\nexcept OSError as e:\n    print('fork refused:', e)"] + GOOD
     r = grade(toy_module, tmp_path, cells, backend)
-    assert r["status"] in ("ok", "cell_error", "crash")
-    # the run ended: nothing of the student's uid is left
-    assert r["execution_time"] < 60
+    # Children that keep trying to fork eat the CPU: the run may end at its wall clock,
+    # but it ends, it is recorded, and the judge still reports every test.
+    assert r["status"] in ("ok", "cell_error", "crash", "timeout")
+    assert r["execution_time"] < toy_module.resources.wall_time + 15
+    assert len(r["tests"]) == 4
 
 
 def test_student_cannot_read_hidden_tests_or_reach_network(toy_module, tmp_path, backend):

@@ -1,0 +1,317 @@
+"""The Docker backend: one locked-down container per run, GPUs leased per job.
+
+Per run the container gets: no network; a memory limit with memory+swap equal
+(no swap); a CPU quota; a pids limit; ulimits (nofile, fsize, core 0); a
+read-only root with sized tmpfs mounts for /tmp and the two homes; every
+capability dropped except CAP_SETUID, CAP_SETGID and CAP_KILL, which only the
+supervisor (pid 1) holds and which vanish when it drops to the student and
+judge uids; no-new-privileges; Docker's default seccomp profile.
+
+The hidden tests are bind-mounted read-only under /judge, a directory only the
+judge uid may enter. The handin and sandbox packages are bind-mounted read-only
+(the image carries the Python dependencies only, so changing handin needs no
+rebuild). The run's configs sit in a root-only directory; the supervisor pipes
+each process its own. Results come back as files through the API (a tar of the
+/out volume, size-capped), are parsed as JSON and validated by the core. The
+wall clock is enforced from outside: the container is killed and always
+removed; containers left by a dead worker are reaped when a backend starts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+
+import handin
+from handin.sandboxing import RunOutcome, RunRequest
+
+from .gpus import GpuAllocator, GpuLease
+from .hostinfo import gpu_inventory, host_environment
+from .images import CPU_TAG, GPU_TAG
+from .slots import DOCKER_UID_BASE, UidSlot, acquire_slot
+
+LABEL = "org.handin.run"
+OWNER_LABEL = "org.handin.owner"
+JUDGE_OVERHEAD = 1024**3          # the judge's share of the container's memory
+MAX_OUT_BYTES = 64 * 1024**2      # the /out tar as a whole
+CAPS = ["SETUID", "SETGID", "KILL"]
+
+
+def engine(timeout: float = 5.0) -> docker.DockerClient | None:
+    """A client when an engine answers, else None."""
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+        return client
+    except Exception:  # no socket, permission denied, daemon down: all mean "no engine here"
+        return None
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, *, client: docker.DockerClient | None = None, image: str | None = None,
+                 gpu_image: str | None = None, gpus: list[int] | None = None):
+        self.client = client or engine()
+        if self.client is None:
+            raise RuntimeError("no Docker engine answers; start one (see README: .ci/docker-engine.sh) "
+                               "or use --sandbox local")
+        self.image = image or CPU_TAG
+        self.gpu_image = gpu_image or GPU_TAG
+        inventory = gpus if gpus is not None else [g["index"] for g in gpu_inventory()]
+        self.allocator = GpuAllocator(inventory)
+        self.reaped = reap_orphans(self.client)
+
+    def protections(self) -> dict[str, bool]:
+        return {"rlimits": True, "wall_clock": True, "network_isolated": True, "filesystem_hidden": True,
+                "uid_separation": True, "pid_isolated": True}
+
+    # ------------------------------------------------------------ running
+
+    def run(self, request: RunRequest) -> RunOutcome:
+        started = time.monotonic()
+        lim = request.limits
+        lease: GpuLease | None = None
+        slot: UidSlot | None = None
+        container = None
+        run_dir = Path(tempfile.mkdtemp(prefix="handin-docker-"))
+        env = host_environment(self.name, lim)
+        try:
+            lease = self.allocator.acquire(lim.gpus, shared=lim.gpu_sharing) if lim.gpus else None
+            image = self.gpu_image if lim.gpus else self.image
+            slot = acquire_slot(base=DOCKER_UID_BASE, kill_leftovers=False)
+            _write_configs(run_dir, request, lease, slot.student_uid)
+            container = self.client.containers.create(
+                **container_config(request, run_dir, image, lease, slot.student_uid))
+            env.update(image=image, image_id=container.image.id, container_limits=_applied(request))
+            if lease:
+                env["gpus"] = [g for g in env.get("gpus", []) if g["index"] in lease.ids]
+                env["gpu_ids"] = list(lease.ids)
+            container.start()
+            timed_out = False
+            try:
+                container.wait(timeout=lim.wall_seconds)
+            except Exception:  # requests' ReadTimeout / ConnectionError: past the wall clock
+                timed_out = True
+                _kill(container)
+                container.wait(timeout=30)
+            container.reload()
+            state = container.attrs.get("State", {})
+            files = read_out(container)
+            # The supervisor's own output (never the student's: that goes through its pipes).
+            files["supervisor.log"] = _capped_logs(container)
+            supervisor = _json(files.get("supervisor.json")) or {}
+            raw = _json(files.get("judge/raw.json"))
+            env.update(oom_killed=bool(state.get("OOMKilled")),
+                       student_peak_rss_bytes=supervisor.get("student_peak_rss_kib", 0) * 1024,
+                       judge_peak_rss_bytes=supervisor.get("judge_peak_rss_kib", 0) * 1024)
+            student_log = _text(files.get("student.log"))
+            if state.get("OOMKilled"):
+                student_log += "\n[handin] the container ran out of memory (OOM kill)\n"
+            error = None
+            if raw is None and not timed_out:
+                error = ("the judge wrote no report" if "judge/raw.json" not in files
+                         else "the judge's report is not valid JSON")
+                if state.get("OOMKilled"):
+                    error = None  # the student ate the memory; reported as status memory
+            return RunOutcome(raw=raw, wall_seconds=time.monotonic() - started, timed_out=timed_out,
+                              student_exit=supervisor.get("student_exit"),
+                              judge_exit=supervisor.get("judge_exit"), student_log=student_log,
+                              judge_log=_text(files.get("judge.log")) + _text(files.get("supervisor.log")),
+                              protections=self.protections(), environment=env, error=error)
+        except docker.errors.DockerException as exc:
+            return RunOutcome(raw=None, wall_seconds=time.monotonic() - started,
+                              protections=self.protections(), environment=env,
+                              error=f"the docker sandbox failed: {exc}")
+        finally:
+            if container is not None:
+                try:
+                    container.remove(v=True, force=True)
+                except docker.errors.DockerException:
+                    pass
+            if lease is not None:
+                lease.release()
+            if slot is not None:
+                slot.release(kill=False)
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- container
+
+
+def container_config(request: RunRequest, run_dir: Path, image: str, lease: GpuLease | None,
+                     student_uid: int) -> dict[str, Any]:
+    """Keyword arguments for ``containers.create``: every limit of the run, in one place."""
+    lim = request.limits
+    pkg = Path(handin.__file__).resolve().parent
+    sandbox_pkg = Path(__file__).resolve().parent
+    memory = lim.memory_bytes + JUDGE_OVERHEAD
+    mounts = [
+        docker.types.Mount("/opt/handin/handin", str(pkg), type="bind", read_only=True),
+        docker.types.Mount("/opt/handin/sandbox", str(sandbox_pkg), type="bind", read_only=True),
+        docker.types.Mount("/judge/grader", str(request.grader_dir), type="bind", read_only=True),
+        docker.types.Mount("/run/handin", str(run_dir), type="bind", read_only=True),
+        docker.types.Mount("/out", None, type="volume"),  # anonymous, removed with the container
+    ]
+    for name, src in request.data:
+        mounts.append(docker.types.Mount(f"/data/{name}", str(src), type="bind", read_only=True))
+    config: dict[str, Any] = dict(
+        image=image,
+        command=["python", "-m", "sandbox.supervisor", "/run/handin"],
+        user="0:0",
+        working_dir="/",
+        environment={"PYTHONPATH": "/opt/handin", "PYTHONDONTWRITEBYTECODE": "1"},
+        labels={LABEL: request.label, OWNER_LABEL: owner_id()},
+        network_mode="none",
+        mem_limit=memory,
+        memswap_limit=memory,
+        nano_cpus=int(max(1, lim.cpus) * 1e9),
+        pids_limit=lim.max_processes + 64,
+        ulimits=[docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
+                 docker.types.Ulimit(name="fsize", soft=lim.max_file_size, hard=lim.max_file_size),
+                 docker.types.Ulimit(name="core", soft=0, hard=0)],
+        read_only=True,
+        tmpfs={"/tmp": f"rw,nosuid,nodev,size={lim.tmp_size},mode=1777",
+               "/home/student": f"rw,nosuid,nodev,size={lim.tmp_size},uid={student_uid},gid={student_uid},mode=0700",
+               "/home/judge": "rw,nosuid,nodev,size=256m,uid=61001,gid=61001,mode=0700"},
+        cap_drop=["ALL"],
+        cap_add=list(CAPS),
+        security_opt=["no-new-privileges"],
+        mounts=mounts,
+        hostname="sandbox",
+        ipc_mode="private",
+        stop_signal="SIGKILL",
+        detach=True,
+    )
+    if lease is not None and lease.ids:
+        config["device_requests"] = [gpu_request(lease.ids)]
+    return config
+
+
+def gpu_request(ids: tuple[int, ...]) -> docker.types.DeviceRequest:
+    return docker.types.DeviceRequest(device_ids=[str(i) for i in ids], capabilities=[["gpu"]])
+
+
+def _write_configs(run_dir: Path, request: RunRequest, lease: GpuLease | None, student_uid: int) -> None:
+    lim = request.limits
+    os.chmod(run_dir, 0o700)  # root only: the student uid cannot read the judge's config
+    judge = dict(request.judge_config(), grader_dir="/judge/grader", out="/out/judge/raw.json",
+                 scratch="/home/judge")
+    plan = {"cpus": lim.cpus, "student_uid": student_uid, "max_processes": lim.max_processes,
+            "memory_bytes": lim.memory_bytes, "cpu_seconds": int(lim.wall_seconds * max(1, lim.cpus)) + 5,
+            "max_file_size": lim.max_file_size, "max_output": lim.max_output, "gpus": lim.gpus,
+            "cuda_visible_devices": ",".join(str(i) for i in range(len(lease.ids))) if lease and lease.ids else None}
+    (run_dir / "plan.json").write_text(json.dumps(plan))
+    # The student's home is its own (0700): the student process links the data in itself.
+    student = dict(request.student_config(), links={name: f"/data/{name}" for name, _ in request.data})
+    (run_dir / "student.json").write_text(json.dumps(student))
+    (run_dir / "judge.json").write_text(json.dumps(judge))
+
+
+def _applied(request: RunRequest) -> dict[str, Any]:
+    lim = request.limits
+    return {"memory_bytes": lim.memory_bytes + JUDGE_OVERHEAD, "memory_swap_bytes": lim.memory_bytes + JUDGE_OVERHEAD,
+            "nano_cpus": int(max(1, lim.cpus) * 1e9), "pids": lim.max_processes + 64,
+            "read_only_root": True, "network": "none", "capabilities": CAPS, "no_new_privileges": True}
+
+
+def read_out(container) -> dict[str, bytes]:
+    """The files under /out, read from the archive API with a cap on the total."""
+    try:
+        stream, _ = container.get_archive("/out")
+    except docker.errors.DockerException:
+        return {}
+    buf = io.BytesIO()
+    for chunk in stream:
+        buf.write(chunk)
+        if buf.tell() > MAX_OUT_BYTES:
+            break
+    buf.seek(0)
+    files: dict[str, bytes] = {}
+    try:
+        with tarfile.open(fileobj=buf, mode="r|") as tar:
+            for member in tar:
+                if not member.isfile() or member.size > MAX_OUT_BYTES:
+                    continue
+                name = member.name.split("/", 1)[1] if "/" in member.name else member.name
+                fh = tar.extractfile(member)
+                if fh is not None:
+                    files[name] = fh.read()
+    except (tarfile.TarError, OSError):
+        pass
+    return files
+
+
+def _capped_logs(container, limit: int = 64 * 1024) -> bytes:
+    try:
+        data = container.logs(stdout=True, stderr=True, tail=400)
+    except docker.errors.DockerException:
+        return b""
+    return data[-limit:]
+
+
+def _json(data: bytes | None) -> dict | None:
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _text(data: bytes | None) -> str:
+    return "" if data is None else data.decode("utf-8", "replace")
+
+
+def _kill(container) -> None:
+    try:
+        container.kill()
+    except docker.errors.DockerException:
+        pass
+
+
+def reap_orphans(client: docker.DockerClient) -> int:
+    """Remove handin containers whose worker process on this host is gone."""
+    reaped = 0
+    host = socket.gethostname()
+    for c in client.containers.list(all=True, filters={"label": LABEL}):
+        owner = c.labels.get(OWNER_LABEL, "")
+        h, _, pid = owner.rpartition(":")
+        if h == host and pid.isdigit() and _alive(int(pid)):
+            continue
+        try:
+            c.remove(v=True, force=True)
+            reaped += 1
+        except docker.errors.DockerException:
+            pass
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+__all__ = ["DockerBackend", "container_config", "engine", "gpu_request", "reap_orphans"]

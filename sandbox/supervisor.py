@@ -1,0 +1,144 @@
+"""Inside a grading container: start the judge and the student under their own uids.
+
+Runs as the container's pid 1, as root with only CAP_SETUID, CAP_SETGID and
+CAP_KILL (everything else dropped, no-new-privileges). It reads the two
+processes' configs from a root-only directory, starts each process under its
+uid with rlimits and hands it its config on stdin, keeps the first bytes of
+each one's output, waits for the judge, kills everything the student started,
+and writes what it saw to ``/out`` — which the host copies out through the
+Docker API after the container has stopped. Nothing the student prints is
+ever read as data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+STUDENT_UID = 61000  # the image's student user; the host usually assigns a uid per run
+JUDGE_UID = 61001
+OUT = Path("/out")
+JUDGE_OUT = OUT / "judge"
+
+
+class _Drain(threading.Thread):
+    def __init__(self, stream, limit: int):
+        super().__init__(daemon=True)
+        self.stream, self.limit = stream, limit
+        self.kept, self.dropped = bytearray(), 0
+
+    def run(self) -> None:
+        while chunk := self.stream.read1(65536):
+            room = self.limit - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+            self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def text(self) -> str:
+        s = self.kept.decode("utf-8", "replace")
+        return s + (f"\n[handin] … {self.dropped} more bytes of output not kept\n" if self.dropped else "")
+
+
+def _preexec(uid: int, limits: dict[int, int], cwd: str):
+    def setup() -> None:
+        os.setsid()
+        for which, value in limits.items():
+            resource.setrlimit(which, (value, value))
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)  # clears every capability: the child keeps none
+        os.chdir(cwd)   # after setuid: the judge's home is closed to root without CAP_DAC_OVERRIDE
+    return setup
+
+
+def _start(role: str, uid: int, config: dict, sock: socket.socket, limits: dict[int, int],
+           env: dict[str, str], cwd: str) -> subprocess.Popen:
+    config = dict(config, fd=sock.fileno())
+    proc = subprocess.Popen([sys.executable, "-m", f"handin.{role}", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),),
+                            env=env, cwd="/", preexec_fn=_preexec(uid, limits, cwd))
+    proc.stdin.write(json.dumps(config).encode())
+    proc.stdin.close()
+    return proc
+
+
+def _wait(proc: subprocess.Popen, timeout: float | None) -> tuple[int | None, int]:
+    """(exit status, peak RSS in KiB) of one child, reaped with wait4 for its rusage."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_maxrss
+        if deadline is not None and time.monotonic() > deadline:
+            return None, 0
+        time.sleep(0.02)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    config_dir = Path(argv[0] if argv else "/run/handin")
+    plan = json.loads((config_dir / "plan.json").read_text())
+    student_cfg = json.loads((config_dir / "student.json").read_text())
+    judge_cfg = json.loads((config_dir / "judge.json").read_text())
+
+    home = Path("/home/student")
+    base_env = {"PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+                "PYTHONPATH": "/opt/handin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+                "MPLBACKEND": "Agg", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                "OMP_NUM_THREADS": str(plan["cpus"]), "MKL_NUM_THREADS": str(plan["cpus"])}
+    if plan.get("cuda_visible_devices") is not None:
+        base_env["CUDA_VISIBLE_DEVICES"] = plan["cuda_visible_devices"]
+
+    student_uid = int(plan.get("student_uid", STUDENT_UID))
+    student_limits = {resource.RLIMIT_AS: plan["memory_bytes"], resource.RLIMIT_CPU: plan["cpu_seconds"],
+                      resource.RLIMIT_NPROC: plan["max_processes"],
+                      resource.RLIMIT_FSIZE: plan["max_file_size"], resource.RLIMIT_NOFILE: 1024,
+                      resource.RLIMIT_CORE: 0}
+    if plan.get("gpus"):
+        del student_limits[resource.RLIMIT_AS]  # CUDA maps far more address space than it uses
+    judge_limits = {resource.RLIMIT_FSIZE: 64 * 1024**2, resource.RLIMIT_NOFILE: 1024, resource.RLIMIT_CORE: 0}
+
+    s_sock, j_sock = socket.socketpair()
+    started = time.monotonic()
+    student = _start("student", student_uid, student_cfg, s_sock,
+                     student_limits, dict(base_env, HOME=str(home), USER="student", LOGNAME="student"), str(home))
+    judge = _start("judge", JUDGE_UID, judge_cfg, j_sock, judge_limits,
+                   dict(base_env, HOME="/home/judge"), "/home/judge")
+    s_sock.close()
+    j_sock.close()
+    s_out, j_out = _Drain(student.stdout, plan["max_output"]), _Drain(judge.stdout, 4 * plan["max_output"])
+    s_out.start()
+    j_out.start()
+
+    judge_exit, judge_rss = _wait(judge, None)  # the host enforces the wall clock from outside
+    student_exit, student_rss = (student.returncode, 0) if student.returncode is not None else _wait(student, 0)
+    if student_exit is None:
+        os.killpg(student.pid, signal.SIGKILL)
+        student_exit, student_rss = _wait(student, 10)
+    try:
+        os.kill(-1, signal.SIGKILL)  # whatever the student left behind, escaped process groups included
+    except ProcessLookupError:
+        pass
+    s_out.join(5)
+    j_out.join(5)
+    (OUT / "student.log").write_text(s_out.text())
+    (OUT / "judge.log").write_text(j_out.text())
+    (OUT / "supervisor.json").write_text(json.dumps({
+        "student_exit": student_exit, "judge_exit": judge_exit,
+        "student_peak_rss_kib": student_rss, "judge_peak_rss_kib": judge_rss,
+        "seconds": round(time.monotonic() - started, 3),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
