@@ -5,13 +5,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup system run test clean
+.PHONY: setup system image run test clean
 
 setup: system $(VENV)/.installed
 
-# Debian packages the sandbox needs (bubblewrap for namespaces); installed when running as root.
+# Debian packages the sandboxes need (bubblewrap; docker.io and debootstrap, with a running
+# engine); installed and started when running as root.
 system:
 	@./.ci/system-deps.sh
+	@if [ "$$(id -u)" -eq 0 ]; then ./.ci/docker-engine.sh; fi
 
 # torch is pinned first so that the CPU build on this machine is used, not a CUDA download.
 $(VENV)/.installed: pyproject.toml
@@ -21,11 +23,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-run: setup
+# The sandbox image: minutes the first time, seconds when nothing changed.
+image: setup
+	@if $(BIN)/python -c "import sys, sandbox.docker as d; sys.exit(d.engine() is None)"; then \
+		$(BIN)/handin sandbox build; \
+	else echo "no Docker engine: the local sandbox will be used"; fi
+
+run: setup image
 	$(BIN)/handin validate assignments/m02-feedforward
 	$(BIN)/handin grade assignments/m02-feedforward tests/fixtures/m02-feedforward --out results -j 2
 
-test: setup
+test: setup image
 	$(BIN)/python -m pytest
 
 clean:

@@ -97,13 +97,17 @@ class DockerBackend:
             image = self.gpu_image if lim.gpus else self.image
             slot = acquire_slot(base=DOCKER_UID_BASE, kill_leftovers=False)
             _write_configs(run_dir, request, lease, slot.student_uid)
+            t0 = time.monotonic()
             container = self.client.containers.create(
                 **container_config(request, run_dir, image, lease, slot.student_uid))
+            phases = {"create": time.monotonic() - t0}
             env.update(image=image, image_id=container.image.id, container_limits=_applied(request))
             if lease:
                 env["gpus"] = [g for g in env.get("gpus", []) if g["index"] in lease.ids]
                 env["gpu_ids"] = list(lease.ids)
+            t0 = time.monotonic()
             container.start()
+            phases["start"] = time.monotonic() - t0
             timed_out = False
             try:
                 container.wait(timeout=lim.wall_seconds)
@@ -111,14 +115,18 @@ class DockerBackend:
                 timed_out = True
                 _kill(container)
                 container.wait(timeout=30)
+            phases["run"] = time.monotonic() - t0 - phases["start"]
+            t0 = time.monotonic()
             container.reload()
             state = container.attrs.get("State", {})
             files = read_out(container)
+            phases["copy_out"] = time.monotonic() - t0
             # The supervisor's own output (never the student's: that goes through its pipes).
             files["supervisor.log"] = _capped_logs(container)
             supervisor = _json(files.get("supervisor.json")) or {}
             raw = _json(files.get("judge/raw.json"))
-            env.update(oom_killed=bool(state.get("OOMKilled")),
+            env.update(phases={k: round(v, 3) for k, v in phases.items()},
+                       oom_killed=bool(state.get("OOMKilled")),
                        student_peak_rss_bytes=supervisor.get("student_peak_rss_kib", 0) * 1024,
                        judge_peak_rss_bytes=supervisor.get("judge_peak_rss_kib", 0) * 1024)
             student_log = _text(files.get("student.log"))

@@ -1,7 +1,8 @@
 """The m02 module end to end: every demo submission gets the score and status it must get.
 
-The whole folder is graded as one batch (two at a time) in the real local
-sandbox, with the module's own limits, exactly as `make run` does.
+The whole folder is graded as one batch (two at a time) with the module's own
+limits, as `make run` does — once in the local sandbox and once in docker: the
+same submissions must get the same results in both.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from handin.grading import grade_batch
 from handin.results import schema
 from handin.spec import load_module
-from sandbox import LocalBackend
+from sandbox import get_backend
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "m02-feedforward"
@@ -24,12 +25,12 @@ EXPECTED = json.loads((REPO / "tests" / "fixtures" / "m02-feedforward.expected.j
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+@pytest.fixture(scope="module", params=["local", "docker"])
+def graded(request, tmp_path_factory, docker_image):
     spec = load_module(REPO / "assignments" / "m02-feedforward")
     files = [FIXTURES / name for name in EXPECTED]
-    out = tmp_path_factory.mktemp("m02-results")
-    results = grade_batch(spec, files, backend=LocalBackend(), out_dir=out, jobs=2)
+    out = tmp_path_factory.mktemp(f"m02-results-{request.param}")
+    results = grade_batch(spec, files, backend=get_backend(request.param), out_dir=out, jobs=2)
     return {r["submission"]["filename"]: r for r in results}, out
 
 
