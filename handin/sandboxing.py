@@ -10,6 +10,7 @@ here, and returns the judge's raw report with what it saw of the run.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -144,3 +145,17 @@ class OutputCap:
         if self.dropped:
             s += f"\n[handin] … {self.dropped} more bytes of output not kept\n"
         return s
+
+
+class Drain(threading.Thread):
+    """Reads a child's output pipe to the end, keeping what :class:`OutputCap` allows."""
+
+    def __init__(self, stream, limit: int):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.cap = OutputCap(limit)
+        self.start()
+
+    def run(self) -> None:
+        while chunk := self.stream.read1(65536):
+            self.cap.feed(chunk)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .grading import GradeOptions, grade_file
 from .release import check_public_tests

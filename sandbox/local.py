@@ -26,13 +26,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import handin
 from handin.sandboxing import (GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT, STUDENT_CONFIG,
-                               STUDENT_HOME, OutputCap, RunOutcome, RunRequest, read_report)
+                               STUDENT_HOME, Drain, RunOutcome, RunRequest, read_report)
 
 from .hostinfo import host_environment
 from .slots import UidSlot, acquire_slot
@@ -86,8 +85,8 @@ class LocalBackend:
             finally:
                 student_sock.close()
                 judge_sock.close()
-            s_out = _drain(student, request.limits.max_output)
-            j_out = _drain(judge, 4 * request.limits.max_output)
+            s_out = Drain(student.stdout, request.limits.max_output)
+            j_out = Drain(judge.stdout, 4 * request.limits.max_output)
             timed_out = False
             try:
                 judge.wait(timeout=max(1.0, request.limits.wall_seconds - (time.monotonic() - started)))
@@ -279,26 +278,6 @@ def _preexec(limits: dict[int, int]):
             except (ValueError, OSError):
                 pass
     return setup
-
-
-class _Drain(threading.Thread):
-    def __init__(self, stream, limit: int):
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.cap = OutputCap(limit)
-
-    def run(self) -> None:
-        while True:
-            chunk = self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536)
-            if not chunk:
-                break
-            self.cap.feed(chunk)
-
-
-def _drain(proc: subprocess.Popen, limit: int) -> _Drain:
-    t = _Drain(proc.stdout, limit)
-    t.start()
-    return t
 
 
 def _kill(procs: list[subprocess.Popen], slot: UidSlot | None) -> None:

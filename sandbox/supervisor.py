@@ -19,32 +19,15 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
+
+from handin.sandboxing import Drain
 
 STUDENT_UID = 61000  # the image's student user; the host usually assigns a uid per run
 JUDGE_UID = 61001
 OUT = Path("/out")
 JUDGE_OUT = OUT / "judge"
-
-
-class _Drain(threading.Thread):
-    def __init__(self, stream, limit: int):
-        super().__init__(daemon=True)
-        self.stream, self.limit = stream, limit
-        self.kept, self.dropped = bytearray(), 0
-
-    def run(self) -> None:
-        while chunk := self.stream.read1(65536):
-            room = self.limit - len(self.kept)
-            if room > 0:
-                self.kept += chunk[:room]
-            self.dropped += max(0, len(chunk) - max(room, 0))
-
-    def text(self) -> str:
-        s = self.kept.decode("utf-8", "replace")
-        return s + (f"\n[handin] … {self.dropped} more bytes of output not kept\n" if self.dropped else "")
 
 
 def _preexec(uid: int, limits: dict[int, int], cwd: str):
@@ -115,9 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                    dict(base_env, HOME="/home/judge"), "/home/judge")
     s_sock.close()
     j_sock.close()
-    s_out, j_out = _Drain(student.stdout, plan["max_output"]), _Drain(judge.stdout, 4 * plan["max_output"])
-    s_out.start()
-    j_out.start()
+    s_out, j_out = Drain(student.stdout, plan["max_output"]), Drain(judge.stdout, 4 * plan["max_output"])
 
     judge_exit, judge_rss = _wait(judge, None)  # the host enforces the wall clock from outside
     student_exit, student_rss = (student.returncode, 0) if student.returncode is not None else _wait(student, 0)
@@ -130,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     s_out.join(5)
     j_out.join(5)
-    (OUT / "student.log").write_text(s_out.text())
-    (OUT / "judge.log").write_text(j_out.text())
+    (OUT / "student.log").write_text(s_out.cap.text())
+    (OUT / "judge.log").write_text(j_out.cap.text())
     (OUT / "supervisor.json").write_text(json.dumps({
         "student_exit": student_exit, "judge_exit": judge_exit,
         "student_peak_rss_kib": student_rss, "judge_peak_rss_kib": judge_rss,

@@ -12,7 +12,7 @@ import pytest
 
 from builders import write_notebook
 from handin.grading import GradeOptions, grade_file
-from sandbox import LocalBackend, get_backend
+from sandbox import get_backend
 
 pytestmark = pytest.mark.slow
 

@@ -9,11 +9,8 @@ starts one (the fixture runs it when none answers and we are root).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
-import docker
 import pytest
 
 from sandbox.images import (
