@@ -128,7 +128,8 @@ class DockerBackend:
             env.update(phases={k: round(v, 3) for k, v in phases.items()},
                        oom_killed=bool(state.get("OOMKilled")),
                        student_peak_rss_bytes=supervisor.get("student_peak_rss_kib", 0) * 1024,
-                       judge_peak_rss_bytes=supervisor.get("judge_peak_rss_kib", 0) * 1024)
+                       judge_peak_rss_bytes=supervisor.get("judge_peak_rss_kib", 0) * 1024,
+                       gpu_peak_memory_mib=supervisor.get("gpu_peak_memory_mib"))
             student_log = _text(files.get("student.log"))
             if state.get("OOMKilled"):
                 student_log += "\n[handin] the container ran out of memory (OOM kill)\n"

@@ -66,6 +66,32 @@ def _wait(proc: subprocess.Popen, timeout: float | None) -> tuple[int | None, in
         time.sleep(0.02)
 
 
+class _GpuPeak:
+    """Polls nvidia-smi for the memory used on this container's GPUs (all of them are the run's)."""
+
+    def __init__(self):
+        import shutil
+        import threading
+        self.peak_mib = 0
+        self._stop = threading.Event()
+        self._smi = shutil.which("nvidia-smi")
+        if self._smi:
+            threading.Thread(target=self._poll, daemon=True).start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                out = subprocess.run([self._smi, "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                                     capture_output=True, text=True, timeout=5).stdout
+                self.peak_mib = max([self.peak_mib] + [int(float(x)) for x in out.split()])
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                return
+
+    def stop(self) -> int | None:
+        self._stop.set()
+        return self.peak_mib if self._smi else None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     config_dir = Path(argv[0] if argv else "/run/handin")
@@ -91,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     judge_limits = {resource.RLIMIT_FSIZE: 64 * 1024**2, resource.RLIMIT_NOFILE: 1024, resource.RLIMIT_CORE: 0}
 
     s_sock, j_sock = socket.socketpair()
+    gpu_peak = _GpuPeak() if plan.get("gpus") else None
     started = time.monotonic()
     student = _start("student", student_uid, student_cfg, s_sock,
                      student_limits, dict(base_env, HOME=str(home), USER="student", LOGNAME="student"), str(home))
@@ -116,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     (OUT / "supervisor.json").write_text(json.dumps({
         "student_exit": student_exit, "judge_exit": judge_exit,
         "student_peak_rss_kib": student_rss, "judge_peak_rss_kib": judge_rss,
+        "gpu_peak_memory_mib": gpu_peak.stop() if gpu_peak else None,
         "seconds": round(time.monotonic() - started, 3),
     }))
     return 0

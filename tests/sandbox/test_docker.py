@@ -136,6 +136,19 @@ try:
     seen['kill'] = 'killed'
 except OSError as e:
     seen['kill'] = type(e).__name__
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+judges = [int(p) for p in os.listdir('/proc') if p.isdigit()
+          and 'Uid:\t61001' in open(f'/proc/{p}/status').read()]
+seen['judge_seen'] = bool(judges)
+for pid in judges:
+    try:
+        os.kill(pid, 9)
+        seen['kill_judge'] = 'killed'
+    except OSError as e:
+        seen['kill_judge'] = type(e).__name__
+    rc = libc.ptrace(16, pid, 0, 0)  # PTRACE_ATTACH
+    seen['trace_judge'] = 'attached' if rc == 0 else os.strerror(ctypes.get_errno())
 print('SEEN', seen)
 """
     nb = write_notebook(tmp_path / "h.ipynb", GOOD[:3] + [probe])
@@ -150,4 +163,6 @@ print('SEEN', seen)
     assert seen["/etc/x"] in ("OSError", "PermissionError")
     assert seen["disk"] in ("OSError",)  # the tmpfs is full: ENOSPC, or the file-size limit
     assert seen["kill"] == "PermissionError"
+    assert seen["judge_seen"] and seen["kill_judge"] == "PermissionError"
+    assert seen["trace_judge"] == "Operation not permitted"
     assert r["status"] == "ok" and r["score"] == 3.5  # public 1 + double 2 + half of scale; no guess()
