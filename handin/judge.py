@@ -29,11 +29,14 @@ MAX_DETAIL = 20_000
 
 
 class JudgePlugin:
-    def __init__(self, channel: Channel, notebook: dict, grader_dir: Path):
+    def __init__(self, channel: Channel, notebook: dict, grader_dir: Path, benchmark: dict | None = None):
         self._grader_dir = grader_dir
         self.records: dict[str, dict[str, Any]] = {}
         self.collection_errors: list[str] = []
         self._proxy = StudentProxy(channel, notebook)
+        self._channel = channel
+        self._benchmark_config = benchmark
+        self._bench = None  # handin.bench.harness.Bench, created on first use
 
     # -- fixtures ------------------------------------------------------
 
@@ -60,6 +63,19 @@ class JudgePlugin:
     def grader_dir(self) -> Path:
         """The grader's own directory (hidden data lives under it)."""
         return self._grader_dir
+
+    @pytest.fixture
+    def bench(self, request):
+        """The timing harness (handin.bench.harness.Bench): ranks, reference, timed trials."""
+        if self._bench is None:
+            from .bench.harness import Bench
+            self._bench = Bench(self._channel, self._benchmark_config)
+        self._bench.current_test = request.node.nodeid
+        return self._bench
+
+    @property
+    def benchmarks(self) -> list[dict]:
+        return list(self._bench.records) if self._bench is not None else []
 
     # -- hooks ---------------------------------------------------------
 
@@ -122,7 +138,8 @@ def run(config: dict) -> dict:
                     "timed_out": "did not answer" in str(exc)}
     notebook_seconds = time.monotonic() - started
 
-    plugin = JudgePlugin(channel, notebook, grader_dir)
+    benchmark = config.get("benchmark") if isinstance(config.get("benchmark"), dict) else None
+    plugin = JudgePlugin(channel, notebook, grader_dir, benchmark)
     blank_ini = Path(config.get("scratch", "/tmp")) / "handin-pytest.ini"
     blank_ini.write_text("[pytest]\n")
     args = [str(grader_dir), "-c", str(blank_ini), "--rootdir", str(grader_dir),
@@ -139,8 +156,21 @@ def run(config: dict) -> dict:
         "collection_errors": plugin.collection_errors,
         "pytest_exit_code": int(exit_code),
         "student_calls": channel.calls,
+        "runtime": _runtime(),
         "channel_broken": channel.broken,
+        "benchmarks": plugin.benchmarks,
     }
+
+
+def _runtime() -> dict[str, str]:
+    """Versions inside the sandbox, which may differ from the host's (a container image)."""
+    import platform
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "torch"):
+        module = sys.modules.get(name)
+        if module is not None:
+            out[name] = str(getattr(module, "__version__", "?"))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

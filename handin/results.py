@@ -178,6 +178,9 @@ def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | N
             "error": raw_nb.get("error"),
         }
         environment = dict(outcome.environment, protections=outcome.protections)
+        runtime = (outcome.raw or {}).get("runtime")
+        if isinstance(runtime, dict):  # what the sandbox ran, over what the host has
+            environment.update({k: str(v)[:40] for k, v in runtime.items() if k in ("python", "numpy", "torch")})
         execution_time = outcome.wall_seconds
 
     raw_score = sum(t["score"] for t in tests)
