@@ -166,3 +166,24 @@ print('SEEN', seen)
     assert seen["judge_seen"] and seen["kill_judge"] == "PermissionError"
     assert seen["trace_judge"] == "Operation not permitted"
     assert r["status"] == "ok" and r["score"] == 3.5  # public 1 + double 2 + half of scale; no guess()
+
+
+@pytest.mark.slow
+def test_auto_picks_docker_when_engine_and_image_are_ready(docker_image):
+    from sandbox import choose_backend
+    backend, why = choose_backend("auto")
+    assert backend.name == "docker" and "docker" in why
+    local, why_local = choose_backend("local")
+    assert local.name == "local"
+
+
+@pytest.mark.slow
+def test_sandbox_commands(docker_image):
+    from click.testing import CliRunner
+
+    from handin.cli import main
+    r = CliRunner().invoke(main, ["sandbox", "build"])
+    assert r.exit_code == 0 and "up to date" in r.output
+    r = CliRunner().invoke(main, ["sandbox", "doctor"])
+    assert "✓ docker engine" in r.output and f"✓ image {CPU_TAG}" in r.output
+    assert "GPUs" in r.output
