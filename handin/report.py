@@ -153,6 +153,10 @@ def _student_view(results: dict) -> dict[str, Any]:
     view["has_hidden"] = any(not t["visible"] for t in tests)
     env = results.get("environment")
     view["backend"] = _text(env.get("backend")) if isinstance(env, dict) and env.get("backend") else ""
+    # Timed benchmarks of visible tests only: a hidden test's numbers stay hidden like its points.
+    visible = {t.get("name") for t in _dicts(results.get("tests")) if t.get("visibility") == "visible"}
+    view["speedups"] = [_speedup_view(b, for_student=True) for b in _dicts(results.get("benchmarks"))
+                        if b.get("kind") == "speedup" and b.get("test") in visible]
     return view
 
 
@@ -177,7 +181,11 @@ def _ta_view(results: dict, *, student_log: str, judge_log: str) -> dict[str, An
     view["student_log"] = _text(student_log)
     view["judge_log"] = _text(judge_log)
     view["environment"] = _environment_view(results.get("environment"))
-    view["benchmarks"] = _benchmarks_view(results.get("benchmarks"))
+    benchmarks = _dicts(results.get("benchmarks"))
+    view["speedups"] = [_speedup_view(b, for_student=False) for b in benchmarks if b.get("kind") == "speedup"]
+    view["benchmarks"] = _benchmarks_view([b for b in benchmarks if b.get("kind") != "speedup"])
+    review = results.get("review") if isinstance(results.get("review"), dict) else None
+    view["review"] = [_text(x) for x in review.get("reasons", []) if isinstance(x, str)] if review else []
     return view
 
 
@@ -276,6 +284,84 @@ def _benchmarks_view(benchmarks: Any) -> dict[str, Any]:
         columns.extend(k for k in b if k not in columns)
     rows = [[_cell(b[k]) if k in b else {"text": "", "image": ""} for k in columns] for b in rows_in]
     return {"columns": [_text(c) for c in columns], "rows": rows}
+
+
+_SPEEDUP_STATUS = {
+    "scored": "scored",
+    "flagged": "held for TA review",
+    "not scored": "not scored on this hardware",
+    "failed": "did not verify",
+    "recorded": "recorded",
+}
+
+
+def _speedup_view(b: dict, *, for_student: bool) -> dict[str, Any]:
+    """A timed speedup: summary, trials table and the plot (rendered here from the numbers)."""
+    def num(key: str, fmt: str = "{:.3f}", src: dict | None = None) -> str:
+        v = (src or b).get(key)
+        return fmt.format(v) if _is_number(v) else ""
+
+    hw = b.get("hardware") if isinstance(b.get("hardware"), dict) else {}
+    th = b.get("thresholds") if isinstance(b.get("thresholds"), dict) else {}
+    single = b.get("single_rank") if isinstance(b.get("single_rank"), dict) else {}
+    gpus = hw.get("gpus") if isinstance(hw.get("gpus"), list) else []
+    hardware = _text(hw.get("cpu_model"))
+    if hw.get("cores_usable") is not None:
+        hardware += f", {_text(hw.get('cores_usable'))} core(s) used"
+    if gpus:
+        hardware += ", GPUs: " + ", ".join(_text(g) for g in gpus[:8])
+    facts = [
+        ("Hardware profile", _text(b.get("profile"))),
+        ("Hardware", hardware),
+        ("Backend", _text(b.get("backend"))),
+        ("Ranks × threads", f"{_text(b.get('world_size'))} × {_text(b.get('threads_per_rank'))}"),
+        ("Baseline", f"{_text(b.get('baseline'))} with {_text(b.get('baseline_threads'))} thread(s)"),
+        ("Steps (warm-up)", f"{_text(b.get('steps'))} ({_text(b.get('warmup'))})"),
+        ("Speedup (median)", num("speedup", "{:.2f}x")),
+        ("Efficiency", num("efficiency", "{:.0%}")),
+        ("Range over trials", f"{num('speedup_min', '{:.2f}x')} – {num('speedup_max', '{:.2f}x')}"),
+        ("Spread (max − min) / median", num("spread", "{:.0%}")),
+        ("Median times", f"baseline {num('baseline_median_s')} s, parallel {num('parallel_median_s')} s"),
+    ]
+    if th:
+        unit = "x" if th.get("metric") == "speedup" else ""
+        facts.append(("Thresholds", f"{_text(th.get('metric'))}: none at or below {num('floor', '{:g}', th)}{unit}, "
+                                    f"full from {num('target', '{:g}', th)}{unit} ({_text(th.get('profile'))})"))
+    if _is_number(b.get("points_fraction")):
+        facts.append(("Points", f"{100 * b['points_fraction']:.0f}% of the test's points"))
+    if single and not for_student:
+        facts.append(("Student code on 1 rank", f"{num('seconds', '{:.3f}', single)} s "
+                                                f"({num('ratio_to_baseline', '{:.2f}', single)}x the baseline)"))
+    if b.get("note") and not for_student:
+        facts.append(("Note", _text(b.get("note"))))
+    trials = []
+    for t in _dicts(b.get("trials")):
+        trials.append({"trial": _text(t.get("trial")), "baseline": num("baseline_s", "{:.4f}", t),
+                       "parallel": num("parallel_s", "{:.4f}", t), "speedup": num("speedup", "{:.3f}x", t),
+                       "others": num("baseline_others_cores", "{:.2f}", t),
+                       "busy": num("parallel_busy_cores", "{:.2f}", t),
+                       "verified": t.get("verified") is True, "disturbed": t.get("disturbed") is True})
+    discarded = [{"attempt": _text(d.get("attempt")), "baseline": num("baseline_s", "{:.4f}", d),
+                  "others": num("others_cores", "{:.2f}", d), "reason": _text(d.get("reason"))}
+                 for d in _dicts(b.get("discarded"))]
+    status = str(b.get("status", "recorded"))
+    plot = ""
+    try:
+        from .bench.plot import render_base64
+        plot = _png_data_uri(render_base64(b))
+    except Exception:  # a plot is a nicety: never let it break a report
+        plot = ""
+    return {
+        "name": _text(b.get("name")),
+        "status": status if status in _SPEEDUP_STATUS else "recorded",
+        "status_text": _SPEEDUP_STATUS.get(status, _text(status)),
+        "facts": [(k, v) for k, v in facts if v and v.strip(" ×–,()") not in ("", "s, parallel  s")],
+        "flags": [] if for_student else [_text(f) for f in b.get("flags", []) if isinstance(f, str)],
+        "problems": [] if for_student else [_text(p) for p in b.get("problems", []) if isinstance(p, str)],
+        "trials": trials,
+        "discarded": [] if for_student else discarded,
+        "plot": plot,
+    }
 
 
 def _cell(value: Any) -> dict[str, str]:

@@ -71,6 +71,7 @@ class RunRequest:
     data: tuple[tuple[str, Path], ...]  # (name inside the student's home, host path), read-only
     limits: Limits
     seed: int = 0
+    benchmark: dict[str, Any] | None = None  # [benchmark] run parameters for the judge's harness
 
     def student_config(self) -> dict[str, Any]:
         lim = self.limits
@@ -82,7 +83,8 @@ class RunRequest:
         lim = self.limits
         return {"grader_dir": GRADER_MOUNT, "out": f"{JUDGE_OUT}/raw.json", "scratch": "/tmp",
                 "fd": CHANNEL_FD, "call_seconds": lim.call_seconds,
-                "ready_seconds": lim.notebook_seconds + 15.0, "max_message_bytes": lim.max_message_bytes}
+                "ready_seconds": lim.notebook_seconds + 15.0, "max_message_bytes": lim.max_message_bytes,
+                "benchmark": self.benchmark}
 
 
 @dataclass

@@ -133,6 +133,68 @@ class IntakeSection(_Strict):
         return parse_size(v)
 
 
+class BenchmarkProfile(_Strict):
+    """Thresholds for one hardware profile: points rise linearly from ``floor`` to ``target``."""
+
+    metric: Literal["speedup", "efficiency"] = "speedup"  # efficiency = speedup / world size
+    floor: float = Field(ge=0, description="no points at or below this")
+    target: float = Field(gt=0, description="full points at or above this")
+    world_size: int | None = Field(None, ge=2, description="the world size that scores (default: the largest)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "BenchmarkProfile":
+        if self.target <= self.floor:
+            raise ValueError("target must be above floor")
+        return self
+
+
+class BenchmarkSection(_Strict):
+    """How the judge times parallel training, and per hardware profile how that scores."""
+
+    world_sizes: tuple[int, ...] = (2,)
+    threads_per_rank: int = Field(1, ge=1, le=256)
+    baseline_threads: Literal["total", "per_rank"] = "total"
+    steps: int = Field(20, ge=1, le=100_000)
+    warmup: int = Field(3, ge=0, le=10_000)
+    trials: int = Field(5, ge=1, le=101)
+    max_extra_trials: int = Field(3, ge=0, le=100)
+    quiet_cores: float = Field(0.3, gt=0, description="others' CPU load (in cores) a baseline trial tolerates")
+    quiet_wait: float = Field(30.0, ge=0, description="seconds to wait in all for a quiet host")
+    single_rank_check: bool = True
+    single_rank_slack: float = Field(2.0, gt=1)
+    max_spread: float | None = Field(None, gt=0)
+    rtol: float = Field(1e-5, gt=0, le=1)
+    atol: float = Field(1e-6, gt=0, le=1)
+    profiles: dict[str, BenchmarkProfile] = {}
+
+    @field_validator("quiet_wait", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v)
+
+    @field_validator("world_sizes")
+    @classmethod
+    def _sizes(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(n < 2 or n > 1024 for n in v):
+            raise ValueError("world sizes must be between 2 and 1024 (the baseline is the single process)")
+        return tuple(sorted(set(v)))
+
+    @field_validator("profiles")
+    @classmethod
+    def _profile_names(cls, v: dict[str, "BenchmarkProfile"]) -> dict[str, "BenchmarkProfile"]:
+        import re
+        for name in v:
+            if not re.fullmatch(r"(cpu|gpu)-[0-9]+(-[a-z0-9][a-z0-9-]*)?", name):
+                raise ValueError(f"profile {name!r}: write cpu-N, gpu-N or gpu-N-<model>, e.g. cpu-2, gpu-8-h100")
+        return v
+
+    def run_config(self) -> dict[str, Any]:
+        """What the judge needs to run the trials (everything but the scoring profiles)."""
+        d = self.model_dump(exclude={"profiles"})
+        d["world_sizes"] = list(d["world_sizes"])
+        return d
+
+
 class _SpecModel(_Strict):
     assignment: AssignmentSection
     grading: GradingSection = GradingSection()
@@ -140,6 +202,7 @@ class _SpecModel(_Strict):
     resources: ResourcesSection = ResourcesSection()
     deadline: DeadlineSection = DeadlineSection()
     intake: IntakeSection = IntakeSection()
+    benchmark: BenchmarkSection | None = None
 
     @field_validator("points")
     @classmethod
@@ -173,6 +236,7 @@ class ModuleSpec:
     resources: ResourcesSection
     deadline: DeadlineSection
     intake: IntakeSection
+    benchmark: BenchmarkSection | None = None
 
     @property
     def name(self) -> str:
@@ -265,7 +329,8 @@ def load_module(assignment_dir: Path | str) -> ModuleSpec:
     if problems:
         raise SpecError(spec_file, problems)
     return ModuleSpec(paths=paths, assignment=a, grading=model.grading, points=dict(model.points),
-                      resources=model.resources, deadline=model.deadline, intake=model.intake)
+                      resources=model.resources, deadline=model.deadline, intake=model.intake,
+                      benchmark=model.benchmark)
 
 
 def _describe(error: dict) -> str:

@@ -1,0 +1,124 @@
+"""Repeatability of the m09 speedup grade: the reference solution graded N times in a row.
+
+Each grading is the full path (intake, sandbox, notebook, hidden suite, host scoring); the
+speedup test inside it times 5 interleaved (baseline, 2-rank) trial pairs. Recorded per
+grading: the points, the median speedup of its trials, their min–max and spread, the
+median baseline and parallel times, trials re-run because the host was busy, flags.
+The honest-but-slow ``per_parameter`` fixture (one all-reduce per parameter) is graded
+too, for contrast.
+
+    .venv/bin/python benchmarks/speedup_m09.py [--repeats 5] [--sandbox local docker]
+
+Writes benchmarks/results/speedup_m09.json (or --out) and prints a table. Run it on an
+otherwise idle host: the harness flags trials that others disturbed, and this script
+reports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from handin.bench import hardware  # noqa: E402
+from handin.grading import GradeOptions, grade_file  # noqa: E402
+from handin.spec import load_module  # noqa: E402
+from sandbox import get_backend  # noqa: E402
+
+MODULE = REPO / "assignments" / "m09-data-parallel"
+SPEEDUP = "test_speedup.py::test_speedup"
+SUBMISSIONS = [("reference solution", REPO / "solutions" / "m09-data-parallel" / "solution.ipynb"),
+               ("per_parameter fixture", REPO / "tests" / "fixtures" / "m09-data-parallel" / "per_parameter.ipynb")]
+
+
+def grade_once(spec, path: Path, backend, label: str) -> dict:
+    t = time.perf_counter()
+    r = grade_file(spec, path, backend=backend, out_dir=None, options=GradeOptions(write_files=False),
+                   sub_id=label)
+    wall = time.perf_counter() - t
+    test = next(x for x in r["tests"] if x["name"] == SPEEDUP)
+    b = next((x for x in r["benchmarks"] if x.get("test") == SPEEDUP), {})
+    return {
+        "score": r["score"], "max_score": r["max_score"], "status": r["status"],
+        "speedup_points": test["score"], "speedup_max_points": test["max_score"],
+        "benchmark_status": b.get("status"), "profile": b.get("profile"),
+        "speedup_median": b.get("speedup"), "speedup_min": b.get("speedup_min"), "speedup_max": b.get("speedup_max"),
+        "spread": b.get("spread"), "trial_speedups": [x["speedup"] for x in b.get("trials", [])],
+        "baseline_median_s": b.get("baseline_median_s"), "parallel_median_s": b.get("parallel_median_s"),
+        "single_rank_ratio": (b.get("single_rank") or {}).get("ratio_to_baseline"),
+        "discarded_trials": len(b.get("discarded", [])), "flags": b.get("flags", []),
+        "benchmark_seconds": b.get("seconds"), "grading_seconds": round(wall, 2),
+    }
+
+
+def summarize(runs: list[dict]) -> dict:
+    meds = [r["speedup_median"] for r in runs if isinstance(r["speedup_median"], (int, float))]
+    points = [r["speedup_points"] for r in runs]
+    return {
+        "gradings": len(runs),
+        "scores": [r["score"] for r in runs],
+        "speedup_points": points,
+        "same_points_every_time": len(set(points)) == 1,
+        "median_of_medians": round(statistics.median(meds), 4) if meds else None,
+        "min_median": min(meds) if meds else None,
+        "max_median": max(meds) if meds else None,
+        "spread_of_medians": round((max(meds) - min(meds)) / statistics.median(meds), 4) if meds else None,
+        "flagged": sum(1 for r in runs if r["flags"]),
+        "discarded_trials": sum(r["discarded_trials"] for r in runs),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--contrast-repeats", type=int, default=2, help="gradings of the per_parameter fixture")
+    ap.add_argument("--sandbox", nargs="+", default=["local"], choices=("local", "docker"))
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "speedup_m09.json")
+    args = ap.parse_args()
+    spec = load_module(MODULE)
+    hw = hardware.detect("cpu")
+    doc = {
+        "benchmark": "speedup_m09",
+        "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "host": {"cpu_model": hw["cpu_model"], "cpu_count": hw["cores_online"], "python": platform.python_version(),
+                 "machine": platform.machine()},
+        "benchmark_section": spec.benchmark.model_dump(mode="json") if spec.benchmark else None,
+        "sandboxes": {},
+    }
+    print(f"{'sandbox':8} {'submission':22} {'#':>2} {'score':>8} {'pts':>5} {'median':>7} {'min':>6} {'max':>6} "
+          f"{'base s':>7} {'par s':>7} {'disc':>4} flags")
+    for sandbox in args.sandbox:
+        backend = get_backend(sandbox)
+        subs = doc["sandboxes"].setdefault(sandbox, {})
+        for label, path in SUBMISSIONS:
+            n = args.repeats if label == "reference solution" else args.contrast_repeats
+            runs = []
+            for i in range(n):
+                run = grade_once(spec, path, backend, f"{label.split()[0]}-{i + 1}")
+                runs.append(run)
+                print(f"{sandbox:8} {label:22} {i + 1:>2} {run['score']:>5g}/{run['max_score']:<2g} "
+                      f"{run['speedup_points']:>5.3g} {run['speedup_median'] or 0:>7.3f} {run['speedup_min'] or 0:>6.3f} "
+                      f"{run['speedup_max'] or 0:>6.3f} {run['baseline_median_s'] or 0:>7.3f} "
+                      f"{run['parallel_median_s'] or 0:>7.3f} {run['discarded_trials']:>4} "
+                      f"{'; '.join(run['flags'])[:60]}", flush=True)
+            subs[label] = {"notebook": str(path.relative_to(REPO)), "runs": runs, "summary": summarize(runs)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    for sandbox, subs in doc["sandboxes"].items():
+        for label, sub in subs.items():
+            m = sub["summary"]
+            print(f"{sandbox}, {label}: points {m['speedup_points']} (same every time: {m['same_points_every_time']}), "
+                  f"median speedups {m['min_median']}–{m['max_median']} (median {m['median_of_medians']})")
+    print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The notebook's definitions, exported as a module for the rank processes."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from handin.bench import export
+
+CELLS = [
+    "import math\nfrom collections import OrderedDict as OD\nSIZE = 3\nNAMES = ('a', 'b')\nSCALE: float = 2.5",
+    "%matplotlib inline\n!pip install nothing\nmodel = make()\nprint('training...')\nfor i in range(10**9):\n    pass",
+    "def double(x, k=SIZE):\n    return x * 2 * k\n\nclass Box:\n    side = SIZE\n    def area(self):\n        return self.side ** 2",
+    "def broken(:\n    pass",
+    "total = double(2)\nif __name__ == '__main__':\n    print(total)\nwith open('/etc/hostname') as f:\n    pass",
+    "import os\nWHO = os.environ['HOME']\nx = y = 4\n(a := 1)",
+]
+
+
+def test_only_definitions_are_kept():
+    source, notes = export.definitions(CELLS)
+    assert "import math" in source and "OrderedDict as OD" in source and "SIZE = 3" in source
+    assert "def double" in source and "class Box" in source and "SCALE: float = 2.5" in source
+    assert "x = y = 4" in source
+    assert "WHO = os.environ['HOME']" in source   # no call: kept (it runs at import in the ranks)
+    for gone in ("make()", "print", "range", "pip", "matplotlib", "total =", "__name__", "open(", ":="):
+        assert gone not in source, gone
+    assert len(notes) == 1 and "code cell 3" in notes[0]
+
+
+def test_the_module_imports_and_works(tmp_path):
+    path = export.write_module(CELLS, tmp_path, "nbmod")
+    spec = importlib.util.spec_from_file_location("nbmod", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.double(1) == 6 and mod.Box().area() == 9 and mod.OD is not None
+    assert not hasattr(mod, "model") and not hasattr(mod, "total")
+
+
+def test_fingerprint_changes_with_the_cells():
+    assert export.fingerprint(CELLS) == export.fingerprint(list(CELLS))
+    assert export.fingerprint(CELLS) != export.fingerprint(CELLS[:-1])
