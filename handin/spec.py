@@ -251,10 +251,6 @@ class ModuleSpec:
         return self.paths.solution_dir / "solution.ipynb"
 
     @property
-    def data_paths(self) -> list[Path]:
-        return [self.paths.assignment_dir / p for p in self.assignment.data]
-
-    @property
     def scale(self) -> Scale:
         g = self.grading
         return make_scale(g.scale, pass_threshold=g.pass_threshold, cutoffs=g.cutoffs)
@@ -342,10 +338,6 @@ def _describe(error: dict) -> str:
     elif error.get("type") == "missing":
         msg = "required key is missing"
     return f"{key}: {msg}"
-
-
-def public_test_files(spec: ModuleSpec) -> list[Path]:
-    return [spec.paths.grader_dir / f for f in spec.grading.public_tests]
 
 
 __all__ = ["ModuleSpec", "ModulePaths", "SpecError", "load_module", "find_module_paths", "PRESETS"]
