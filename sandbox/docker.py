@@ -1,11 +1,14 @@
-"""The Docker backend: one locked-down container per run, GPUs leased per job.
+"""The Docker backend: one locked-down container per run, GPUs and timed cores leased per job.
 
 Per run the container gets: no network; a memory limit with memory+swap equal
 (no swap); a CPU quota; a pids limit; ulimits (nofile, fsize, core 0); a
 read-only root with sized tmpfs mounts for /tmp and the two homes; every
 capability dropped except CAP_SETUID, CAP_SETGID and CAP_KILL, which only the
 supervisor (pid 1) holds and which vanish when it drops to the student and
-judge uids; no-new-privileges; Docker's default seccomp profile.
+judge uids; no-new-privileges; Docker's default seccomp profile. A timed run
+(the module has a [benchmark] section) also gets cores of its own: an exclusive
+lease of as many as the module's ``cpus`` (all the host has, where it has fewer)
+pins the container to them, so no other timed run shares them.
 
 The hidden tests are bind-mounted read-only under /judge, a directory only the
 judge uid may enter. The handin and sandbox packages are bind-mounted read-only
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
 import socket
@@ -37,6 +41,7 @@ import docker.types
 import handin
 from handin.sandboxing import RunOutcome, RunRequest
 
+from .cpusets import CpuAllocator, CpuLease
 from .gpus import GpuAllocator, GpuLease
 from .hostinfo import gpu_inventory, host_environment
 from .images import CPU_TAG, GPU_TAG
@@ -67,7 +72,8 @@ class DockerBackend:
     name = "docker"
 
     def __init__(self, *, client: docker.DockerClient | None = None, image: str | None = None,
-                 gpu_image: str | None = None, gpus: list[int] | None = None):
+                 gpu_image: str | None = None, gpus: list[int] | None = None,
+                 cores: list[int] | None = None):
         self.client = client or engine()
         if self.client is None:
             raise RuntimeError("no Docker engine answers; start one (see README: .ci/docker-engine.sh) "
@@ -76,6 +82,7 @@ class DockerBackend:
         self.gpu_image = gpu_image or GPU_TAG
         inventory = gpus if gpus is not None else [g["index"] for g in gpu_inventory()]
         self.allocator = GpuAllocator(inventory)
+        self.cpu_allocator = CpuAllocator(cores)
         self.reaped = reap_orphans(self.client)
 
     def protections(self) -> dict[str, bool]:
@@ -88,23 +95,32 @@ class DockerBackend:
         started = time.monotonic()
         lim = request.limits
         lease: GpuLease | None = None
+        cores: CpuLease | None = None
         slot: UidSlot | None = None
         container = None
         run_dir = Path(tempfile.mkdtemp(prefix="handin-docker-"))
         env = host_environment(self.name, lim)
         try:
+            t0 = time.monotonic()
             lease = self.allocator.acquire(lim.gpus, shared=lim.gpu_sharing) if lim.gpus else None
+            cores = self._lease_cores(request)
+            phases = {"lease": time.monotonic() - t0}
             image = self.gpu_image if lim.gpus else self.image
             slot = acquire_slot(base=DOCKER_UID_BASE, kill_leftovers=False)
             _write_configs(run_dir, request, lease, slot.student_uid)
             t0 = time.monotonic()
             container = self.client.containers.create(
-                **container_config(request, run_dir, image, lease, slot.student_uid))
-            phases = {"create": time.monotonic() - t0}
-            env.update(image=image, image_id=container.image.id, container_limits=_applied(request))
+                **container_config(request, run_dir, image, lease, slot.student_uid, cores=cores))
+            phases["create"] = time.monotonic() - t0
+            env.update(image=image, image_id=container.image.id, container_limits=_applied(request, cores))
             if lease:
                 env["gpus"] = [g for g in env.get("gpus", []) if g["index"] in lease.ids]
                 env["gpu_ids"] = list(lease.ids)
+            if cores is not None:
+                env["cpu_ids"] = list(cores.cores)
+                if len(cores.cores) < math.ceil(lim.cpus):
+                    env["cpu_shortfall"] = (f"the module asks for {math.ceil(lim.cpus)} dedicated cores; "
+                                            f"this host has {len(cores.cores)}, all leased")
             t0 = time.monotonic()
             container.start()
             phases["start"] = time.monotonic() - t0
@@ -156,16 +172,24 @@ class DockerBackend:
                     pass
             if lease is not None:
                 lease.release()
+            if cores is not None:
+                cores.release()
             if slot is not None:
                 slot.release(kill=False)
             shutil.rmtree(run_dir, ignore_errors=True)
+
+    def _lease_cores(self, request: RunRequest) -> CpuLease | None:
+        """Cores of its own for a timed run (all the host has, where it has fewer); None otherwise."""
+        if request.benchmark is None:
+            return None
+        return self.cpu_allocator.acquire(min(math.ceil(request.limits.cpus), len(self.cpu_allocator.cores)))
 
 
 # ---------------------------------------------------------------- container
 
 
 def container_config(request: RunRequest, run_dir: Path, image: str, lease: GpuLease | None,
-                     student_uid: int) -> dict[str, Any]:
+                     student_uid: int, *, cores: CpuLease | None = None) -> dict[str, Any]:
     """Keyword arguments for ``containers.create``: every limit of the run, in one place."""
     lim = request.limits
     pkg = Path(handin.__file__).resolve().parent
@@ -190,7 +214,7 @@ def container_config(request: RunRequest, run_dir: Path, image: str, lease: GpuL
         network_mode="none",
         mem_limit=memory,
         memswap_limit=memory,
-        nano_cpus=int(max(1, lim.cpus) * 1e9),
+        nano_cpus=_nano_cpus(lim.cpus, cores),
         pids_limit=lim.max_processes + 64,
         ulimits=[docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
                  docker.types.Ulimit(name="fsize", soft=lim.max_file_size, hard=lim.max_file_size),
@@ -210,7 +234,16 @@ def container_config(request: RunRequest, run_dir: Path, image: str, lease: GpuL
     )
     if lease is not None and lease.ids:
         config["device_requests"] = [gpu_request(lease.ids)]
+    if cores is not None and cores.cores:
+        config["cpuset_cpus"] = cores.cpuset
     return config
+
+
+def _nano_cpus(cpus: float, cores: CpuLease | None) -> int:
+    """The CPU quota: the module's cpus, never more than the cores the run is pinned to."""
+    if cores is not None and cores.cores:
+        cpus = min(cpus, len(cores.cores))
+    return int(max(1, cpus) * 1e9)
 
 
 def gpu_request(ids: tuple[int, ...]) -> docker.types.DeviceRequest:
@@ -233,11 +266,15 @@ def _write_configs(run_dir: Path, request: RunRequest, lease: GpuLease | None, s
     (run_dir / "judge.json").write_text(json.dumps(judge))
 
 
-def _applied(request: RunRequest) -> dict[str, Any]:
+def _applied(request: RunRequest, cores: CpuLease | None = None) -> dict[str, Any]:
     lim = request.limits
-    return {"memory_bytes": lim.memory_bytes + JUDGE_OVERHEAD, "memory_swap_bytes": lim.memory_bytes + JUDGE_OVERHEAD,
-            "nano_cpus": int(max(1, lim.cpus) * 1e9), "pids": lim.max_processes + 64,
-            "read_only_root": True, "network": "none", "capabilities": CAPS, "no_new_privileges": True}
+    applied = {"memory_bytes": lim.memory_bytes + JUDGE_OVERHEAD,
+               "memory_swap_bytes": lim.memory_bytes + JUDGE_OVERHEAD,
+               "nano_cpus": _nano_cpus(lim.cpus, cores), "pids": lim.max_processes + 64,
+               "read_only_root": True, "network": "none", "capabilities": CAPS, "no_new_privileges": True}
+    if cores is not None and cores.cores:
+        applied["cpuset_cpus"] = cores.cpuset
+    return applied
 
 
 def read_out(container) -> dict[str, bytes]:
