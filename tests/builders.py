@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
+from handin import wire
+from handin.proxy import Channel
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,3 +89,38 @@ def make_toy_module(root: Path, *, toml: str = TOY_TOML, hidden: str = TOY_HIDDE
     return a
 
 
+class StudentProcesses:
+    """``handin.student`` processes joined to the test by a socket pair, as the sandbox joins
+    them to the judge, but with no sandbox. Used as a context manager: on exit it kills the
+    processes still running."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, cells: list[str], *, ready_seconds: float, call_seconds: float,
+              **config) -> tuple[Channel, dict, subprocess.Popen]:
+        """Run ``cells`` in a new student process and wait for its notebook summary.
+
+        ``config`` is the rest of the student's JSON config (notebook_seconds, threads, ...).
+        The process's stdout and stderr are piped together to ``proc.stdout``.
+        """
+        a, b = socket.socketpair()
+        cfg = {"cells": cells, "fd": b.fileno(), "call_seconds": call_seconds, **config}
+        path = self.workdir / f"s{len(self.procs)}.json"
+        path.write_text(json.dumps(cfg))
+        proc = subprocess.Popen([sys.executable, "-m", "handin.student", str(path)], pass_fds=[b.fileno()],
+                                cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        b.close()
+        self.procs.append(proc)
+        channel = Channel(a, call_seconds=call_seconds,
+                          max_message_bytes=config.get("max_message_bytes", wire.DEFAULT_MAX_BYTES))
+        return channel, channel.wait_ready(ready_seconds), proc
+
+    def __enter__(self) -> StudentProcesses:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()

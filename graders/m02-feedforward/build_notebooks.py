@@ -16,25 +16,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from handin.authoring import TODO, code, md, write_pair
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 STARTER_PATH = REPO / "assignments" / "m02-feedforward" / "feedforward.ipynb"
 SOLUTION_PATH = REPO / "solutions" / "m02-feedforward" / "solution.ipynb"
-
-TODO = "    # YOUR CODE HERE\n    raise NotImplementedError\n"
-
-
-def md(text):
-    return ("md", text.strip("\n"))
-
-
-def code(starter, solution=None):
-    """A code cell; ``solution`` defaults to ``starter`` (provided code)."""
-    return ("code", starter.strip("\n"), (solution if solution is not None else starter).strip("\n"))
-
 
 CELLS = [
     md(r'''
@@ -455,33 +442,5 @@ except NotImplementedError:
 ]
 
 
-def build(which):
-    cells = []
-    for cell in CELLS:
-        if cell[0] == "md":
-            cells.append(new_markdown_cell(cell[1]))
-        else:
-            cells.append(new_code_cell(cell[1] if which == "starter" else cell[2]))
-    nb = new_notebook(
-        cells=cells,
-        metadata={
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-    )
-    # Stable cell ids (nbformat would otherwise generate random ones on every build).
-    for i, c in enumerate(nb.cells):
-        c["id"] = f"m02-{i:02d}"
-    nbformat.validate(nb)
-    return nb
-
-
-def main():
-    for which, path in (("starter", STARTER_PATH), ("solution", SOLUTION_PATH)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(build(which), str(path))
-        print("wrote", path.relative_to(REPO))
-
-
 if __name__ == "__main__":
-    main()
+    write_pair(CELLS, "m02", STARTER_PATH, SOLUTION_PATH, REPO)

@@ -15,24 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from handin.authoring import TODO, code, md, write_pair
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 STARTER_PATH = REPO / "assignments" / "m09-data-parallel" / "data_parallel.ipynb"
 SOLUTION_PATH = REPO / "solutions" / "m09-data-parallel" / "solution.ipynb"
-
-TODO = "    # YOUR CODE HERE\n    raise NotImplementedError\n"
-
-
-def md(text):
-    return ("md", text.strip("\n"))
-
-
-def code(starter, solution=None):
-    return ("code", starter.strip("\n"), (solution if solution is not None else starter).strip("\n"))
-
 
 CELLS = [
     md(r'''
@@ -247,28 +235,5 @@ except NotImplementedError:
 ]
 
 
-def build(which):
-    cells = []
-    for i, cell in enumerate(CELLS):
-        if cell[0] == "md":
-            c = new_markdown_cell(cell[1])
-        else:
-            c = new_code_cell(cell[1] if which == "starter" else cell[2])
-        c["id"] = f"m09-{i:02d}"
-        cells.append(c)
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"}})
-    nbformat.validate(nb)
-    return nb
-
-
-def main():
-    for which, path in (("starter", STARTER_PATH), ("solution", SOLUTION_PATH)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(build(which), str(path))
-        print("wrote", path.relative_to(REPO))
-
-
 if __name__ == "__main__":
-    main()
+    write_pair(CELLS, "m09", STARTER_PATH, SOLUTION_PATH, REPO)

@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 
-from handin.proxy import Channel, MissingName, StudentError, StudentProxy, StudentUnavailable
+from builders import StudentProcesses
+from handin.proxy import MissingName, StudentError, StudentProxy, StudentUnavailable
 
 
 @pytest.fixture
 def start(tmp_path):
-    procs = []
+    with StudentProcesses(tmp_path) as students:
+        def run(cells, **config):
+            channel, summary, proc = students.start(
+                cells, ready_seconds=30, **{"notebook_seconds": 20, "call_seconds": 2, **config})
+            return StudentProxy(channel, summary), summary, proc
 
-    def run(cells, **config):
-        a, b = socket.socketpair()
-        cfg = {"cells": cells, "fd": b.fileno(), "notebook_seconds": 20, "call_seconds": 2, **config}
-        path = tmp_path / f"s{len(procs)}.json"
-        path.write_text(json.dumps(cfg))
-        p = subprocess.Popen([sys.executable, "-m", "handin.student", str(path)], pass_fds=[b.fileno()],
-                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        b.close()
-        procs.append(p)
-        channel = Channel(a, call_seconds=cfg["call_seconds"], max_message_bytes=cfg.get("max_message_bytes", 1 << 26))
-        summary = channel.wait_ready(30)
-        return StudentProxy(channel, summary), summary, p
-
-    yield run
-    for p in procs:
-        p.kill()
-        p.wait()
+        yield run
 
 
 def test_shell_escapes_and_subprocess_magics_do_not_run(start, tmp_path):

@@ -8,17 +8,15 @@ against a scripted fake student instead (no processes).
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
+from builders import REPO, StudentProcesses
 from handin.bench import harness, tasks
 from handin.bench.harness import Bench, BenchError
-from handin.proxy import Channel, StudentError
+from handin.proxy import StudentError
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +26,6 @@ SOLUTION_CELLS = None
 def _solution_cells():
     global SOLUTION_CELLS
     if SOLUTION_CELLS is None:
-        from builders import REPO
         nb = json.loads((REPO / "solutions" / "m09-data-parallel" / "solution.ipynb").read_text())
         SOLUTION_CELLS = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     return list(SOLUTION_CELLS)
@@ -36,26 +33,14 @@ def _solution_cells():
 
 @pytest.fixture
 def start(tmp_path):
-    procs = []
+    with StudentProcesses(tmp_path) as students:
+        def run(cells, call_seconds=30):
+            channel, summary, _ = students.start(cells, ready_seconds=60, call_seconds=call_seconds,
+                                                 notebook_seconds=60, threads=2)
+            assert summary["error"] is None, summary["error"]
+            return Bench(channel)
 
-    def run(cells, call_seconds=30):
-        a, b = socket.socketpair()
-        cfg = {"cells": cells, "fd": b.fileno(), "notebook_seconds": 60, "call_seconds": call_seconds, "threads": 2}
-        path = tmp_path / f"s{len(procs)}.json"
-        path.write_text(json.dumps(cfg))
-        p = subprocess.Popen([sys.executable, "-m", "handin.student", str(path)], pass_fds=[b.fileno()],
-                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        b.close()
-        procs.append(p)
-        channel = Channel(a, call_seconds=call_seconds)
-        summary = channel.wait_ready(60)
-        assert summary["error"] is None, summary["error"]
-        return Bench(channel)
-
-    yield run
-    for p in procs:
-        p.kill()
-        p.wait()
+        yield run
 
 
 SMALL = dict(d_in=16, width=32, depth=4, batch=32)
