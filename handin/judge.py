@@ -79,6 +79,10 @@ class JudgePlugin:
 
     # -- hooks ---------------------------------------------------------
 
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self._bench is not None:
+            self._bench.close()
+
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "points(n): the test's points (assignment.toml may override)")
         config.addinivalue_line("markers", "visibility(v): visible, hidden, after_due_date or after_published")

@@ -317,6 +317,8 @@ def _speedup_view(b: dict, *, for_student: bool) -> dict[str, Any]:
         ("Ranks × threads", f"{_text(b.get('world_size'))} × {_text(b.get('threads_per_rank'))}"),
         ("Baseline", f"{_text(b.get('baseline'))} with {_text(b.get('baseline_threads'))} thread(s)"),
         ("Steps (warm-up)", f"{_text(b.get('steps'))} ({_text(b.get('warmup'))})"),
+        *([("Micro-batches (ideal speedup)", f"{_text(b.get('micro_batches'))} ({num('ideal_speedup', '{:.2f}x')})")]
+          if b.get("micro_batches") is not None else []),
         ("Speedup (median)", num("speedup", "{:.2f}x")),
         ("Efficiency", num("efficiency", "{:.0%}")),
         ("Range over trials", f"{num('speedup_min', '{:.2f}x')} – {num('speedup_max', '{:.2f}x')}"),

@@ -163,6 +163,7 @@ class BenchmarkSection(_Strict):
     single_rank_check: bool = True
     single_rank_slack: float = Field(2.0, gt=1)
     max_spread: float | None = Field(None, gt=0)
+    micro_batches: int = Field(4, ge=1, le=4096, description="pipeline modules: micro-batches per step")
     rtol: float = Field(1e-5, gt=0, le=1)
     atol: float = Field(1e-6, gt=0, le=1)
     profiles: dict[str, BenchmarkProfile] = {}

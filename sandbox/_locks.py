@@ -79,6 +79,8 @@ class LockPool:
                     os.close(fd)
                     continue
                 held[i] = fd
+                if choose is first and len(held) == count:
+                    break  # first fit: no need to probe the rest
             if len(held) < count:
                 return None
             chosen = sorted(choose(sorted(held), count))

@@ -12,9 +12,10 @@ import fcntl
 import os
 import signal
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ._locks import LockPool
 
 UID_BASE = int(os.environ.get("HANDIN_UID_BASE", "63000"))
 # Docker sandboxes draw the student's uid from a range of their own: uids are not
@@ -69,19 +70,11 @@ def kill_uid(uid: int) -> None:
 def acquire_slot(timeout: float = 3600.0, *, base: int = UID_BASE, kill_leftovers: bool = True) -> UidSlot:
     lock_dir = LOCK_DIR / str(base)
     lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout
-    while True:
-        for index in range(MAX_SLOTS):
-            fd = os.open(lock_dir / f"{index}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            slot = UidSlot(index, fd, base)
-            if kill_leftovers:
-                slot.kill_all()  # leftovers of a run whose grader died
-            return slot
-        if time.monotonic() > deadline:
-            raise TimeoutError("no free sandbox slot")
-        time.sleep(0.2)
+    got = LockPool(range(MAX_SLOTS), lock_dir, "").take(1, timeout=timeout, poll=0.2)
+    if got is None:
+        raise TimeoutError("no free sandbox slot")
+    (index,), (fd,) = got
+    slot = UidSlot(index, fd, base)
+    if kill_leftovers:
+        slot.kill_all()  # leftovers of a run whose grader died
+    return slot

@@ -38,6 +38,7 @@ STEP = -1
 LOG: list[dict] = []
 ORIG: dict[str, Any] = {}
 MAX_LOG = 200_000
+_DEPTH = 0  # > 0 while a counted call runs (ranks call collectives from one thread)
 
 
 def mark(phase: str, step: int) -> None:
@@ -71,13 +72,20 @@ def _wrap(name: str, orig: Any):
 
     @functools.wraps(orig)
     def counted(*args: Any, **kwargs: Any):
+        global _DEPTH
+        if _DEPTH:  # a collective that torch implements with another one (recv → irecv): count it once
+            return orig(*args, **kwargs)
         payload = None
         if keyword is not None:
             payload = kwargs.get(keyword) if keyword in kwargs else (args[index] if len(args) > index else None)
         if len(LOG) < MAX_LOG:
             LOG.append({"op": name, "bytes": _nbytes(payload), "phase": PHASE, "step": STEP,
                         "async": bool(kwargs.get("async_op", False)) or name in ALWAYS_ASYNC})
-        return orig(*args, **kwargs)
+        _DEPTH += 1
+        try:
+            return orig(*args, **kwargs)
+        finally:
+            _DEPTH -= 1
 
     counted.__handin_counted__ = True
     return counted

@@ -138,21 +138,39 @@ def cpu_ticks(cores: list[int] | None = None) -> tuple[int, int] | None:
     return busy, total
 
 
-class CpuMeter:
-    """Busy cores on ``cores`` over an interval, and how much of that was not this process."""
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes ``pids`` (all their threads), from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{int(pid)}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / CLK_TCK
 
-    def __init__(self, cores: list[int] | None):
+
+class CpuMeter:
+    """Busy cores on ``cores`` over an interval, and how much of that was not this process
+    (nor the processes ``pids``: the judge's own rank processes)."""
+
+    def __init__(self, cores: list[int] | None, pids: list[int] | None = None):
         self.cores = cores
+        self.pids = list(pids or [])
+
+    def _own(self) -> float:
+        return time.process_time() + (process_cpu_seconds(self.pids) if self.pids else 0.0)
 
     def __enter__(self) -> "CpuMeter":
         self.t0 = time.perf_counter()
-        self.own0 = time.process_time()
+        self.own0 = self._own()
         self.ticks0 = cpu_ticks(self.cores)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.wall = time.perf_counter() - self.t0
-        self.own = time.process_time() - self.own0
+        self.own = self._own() - self.own0
         t1 = cpu_ticks(self.cores)
         if self.ticks0 is None or t1 is None or self.wall <= 0:
             self.busy_cores = self.others_cores = None

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..spec import BenchmarkSection
-from . import hardware, tasks
+from . import hardware, pipeline, tasks
 
 # The [benchmark] section of assignment.toml without its profiles: one source of the defaults.
 RUN_DEFAULTS: dict[str, Any] = BenchmarkSection().run_config()
@@ -57,6 +57,8 @@ class RankResult:
     comm: dict
     calls: list[dict] | None
     seconds: float
+    losses: list | None = None       # pipeline modes: the step function's loss per step (last rank)
+    events: list | None = None       # pipeline modes: forwards and backwards through the stage, in order
 
 
 @dataclass
@@ -155,6 +157,43 @@ def sample_problems(run: Run) -> list[str]:
     return problems
 
 
+def pipeline_problems(run: Run, n_micro: int, *, schedule: bool = True) -> list[str]:
+    """What each rank of a pipeline run did: its rows and micro-batches, the order of its forwards
+    and backwards (GPipe: all forwards first), and the activations and gradients it sent on."""
+    task, steps = run.task, run.steps
+    rows = task["batch"] // n_micro
+    act_bytes = task["batch"] * task["width"] * 4 * steps   # one direction, all steps (fp32)
+    last = run.world_size - 1
+    problems = []
+    for r in run.ranks:
+        if r.samples != task["batch"] * steps or r.batches != n_micro * steps:
+            problems.append(f"rank {r.rank}'s stage ran forward on {r.samples} rows in {r.batches} call(s); "
+                            f"{steps} step(s) of {n_micro} micro-batches of {rows} rows make "
+                            f"{task['batch'] * steps} rows in {n_micro * steps} calls")
+        if schedule and r.events is not None:
+            problems += pipeline.executed_schedule_problems(r.events, n_micro, steps, rows, r.rank)
+        sent, _ = pipeline.p2p_bytes(r.comm)
+        need = act_bytes * ((r.rank < last) + (r.rank > 0))
+        if sent < need:
+            what = " and ".join(w for w, on in (("activations to the next stage", r.rank < last),
+                                                 ("gradients to the previous stage", r.rank > 0)) if on)
+            problems.append(f"rank {r.rank} sent {sent} bytes with send/isend; its {what} over {steps} step(s) "
+                            f"are {need} bytes")
+    return problems
+
+
+def loss_problems(run: Run, want: list[float], rtol: float = 1e-4) -> list[str]:
+    got = run.ranks[-1].losses or []
+    if len(got) != len(want) or any(g is None for g in got):
+        return [f"the last rank's pipeline_step returned {got!r:.120} as the loss of {len(want)} step(s); "
+                "it must return the mean loss over the whole batch (a number)"]
+    bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if not math.isclose(g, w, rel_tol=rtol, abs_tol=1e-6)]
+    if bad:
+        i, g, w = bad[0]
+        return [f"step {i}: the last rank returned loss {g:.6g}; the unsplit model's mean loss is {w:.6g}"]
+    return []
+
+
 # ---------------------------------------------------------------- the fixture
 
 
@@ -179,7 +218,101 @@ def _int(value: Any, where: str) -> int:
     return value
 
 
-class Bench:
+class PipelineBench:
+    """Model parallelism (mixed into :class:`Bench`): untimed pipeline runs, checks and the timed
+    pipeline-versus-naive comparison."""
+
+    def pipeline_run(self, task: dict, *, n_micro: int, world_size: int = 2, steps: int = 3,
+                     seed: int | None = None, threads: int = 1) -> Run:
+        """Train ``task`` split into ``world_size`` stages with the student's ``pipeline_step`` (untimed)."""
+        return self.run(pipeline.check_task(task), world_size=world_size, mode="pipeline", steps=steps,
+                        seed=seed, threads=threads, options={"n_micro": int(n_micro)})
+
+    def pipeline_reference(self, task: dict, seed: int, steps: int) -> tuple[dict[str, np.ndarray], list[float]]:
+        """The unsplit model trained in the judge on the full batches: (weights, loss per step)."""
+        task = pipeline.check_task(task)
+        return pipeline.run_reference(task, seed, steps, _device(task))
+
+    def check_pipeline(self, run: Run, n_micro: int, *, reference: dict[str, np.ndarray] | None = None,
+                       schedule: bool = True) -> list[str]:
+        """Every problem with a pipeline run: the stages' weights against the unsplit model, what ran."""
+        ref = reference if reference is not None else self.pipeline_reference(run.task, run.seed, run.steps)[0]
+        merged, problems = pipeline.merge_stage_weights([r.weights for r in run.ranks])
+        problems += compare_weights(merged, ref, rtol=self.config["rtol"], atol=self.config["atol"],
+                                    what="the stages' final weights")
+        return problems + pipeline_problems(run, n_micro, schedule=schedule)
+
+    def _judge_request(self, op: str, **fields: Any) -> Any:
+        if self._judge is None:
+            from .launcher import Launcher
+            self._judge = Launcher(None, None, float(getattr(self.channel, "call_seconds", 60.0)))
+        return self._judge.handle({"op": op, **fields})
+
+    def pipeline_speedup(self, task: dict, *, n_micro: int | None = None, world_size: int | None = None,
+                         steps: int | None = None, warmup: int | None = None, trials: int | None = None,
+                         options: dict | None = None, name: str | None = None,
+                         defaults: dict | None = None) -> dict:
+        """Time the student's pipeline against the grader's naive model parallelism.
+
+        Both split the model into the same ``world_size`` stages on ranks pinned to the same
+        cores (or GPUs). The baseline (A) is the grader's own step with one micro-batch —
+        one stage busy at a time — on rank processes the *judge* starts, which import no
+        student code; the parallel run (B) is the student's ``pipeline_step`` with
+        ``n_micro`` micro-batches on the student's ranks. A's weights are B's reference.
+        """
+        cfg = self._config(defaults)
+        task = pipeline.check_task(task)
+        device = task["device"]
+        world = int(world_size or max(cfg["world_sizes"]))
+        n_micro = int(n_micro or cfg["micro_batches"])
+        steps = int(steps or cfg["steps"])
+        warmup = int(cfg["warmup"] if warmup is None else warmup)
+        n_trials = int(trials or cfg["trials"])
+        threads = int(cfg["threads_per_rank"])
+        hw = self.hardware(device)
+        plan = self.plan_cores(world, threads, device)
+        flat = [c for group in plan for c in group] if plan else None
+        record = self._record(
+            name=name or f"GPipe with {n_micro} micro-batches on {world} stages", kind="speedup",
+            mode="pipeline", task=task, hw=hw, world=world, threads=threads, base_threads=threads, flat=flat,
+            baseline=(f"the grader's naive model parallelism: the same {world} stages on the judge's own ranks, "
+                      "one micro-batch (one stage busy at a time)"),
+            steps=steps, warmup=warmup, n_trials=n_trials)
+        record["micro_batches"] = n_micro
+        opts = {**(options or {}), "n_micro": n_micro}   # options: e.g. step_fn, the function's name
+        record["ideal_speedup"] = round(world * n_micro / (n_micro + world - 1), 4)
+        flags = self._hardware_flags(hw, plan, world, threads, device)
+        backend = "nccl" if device == "cuda" else "gloo"
+        devices = list(range(world)) if device == "cuda" else None
+        self.pool(world, threads=threads, device=device, cores=plan)
+        self._judge_request("bench_pool", world_size=world, threads=threads, cores=plan, backend=backend,
+                            devices=devices)
+        started = time.monotonic()
+
+        def baseline(seed: int) -> Trial:
+            a, run = self._parallel(task, "gpipe", seed, steps, warmup, world, {"n_micro": 1}, flat,
+                                    kind="baseline", via=self._judge_request, pids=self._judge.pids())
+            merged, problems = pipeline.merge_stage_weights([r.weights for r in run.ranks])
+            problems += a.extra["problems"]
+            if problems:
+                raise RuntimeError("the grader's own baseline failed: " + "; ".join(problems[:3]))
+            a.weights = merged
+            return a
+
+        def parallel(seed: int, a: Trial):
+            b, run = self._parallel(task, "pipeline", seed, steps, warmup, world, opts, flat)
+            return b, run, list(b.extra["problems"]) + self.check_pipeline(run, n_micro, reference=a.weights)
+
+        pairs, discarded, problems = self._interleave(record, cfg, flat, n_trials, baseline, parallel)
+        busy = self._busy_flag(pairs, n_trials, cfg, problems)
+        if busy:
+            flags.append(busy)
+        # p stages cannot beat one-stage-at-a-time by more than p (p·m/(m+p−1) in theory)
+        self._summarize(record, pairs, world, cfg, flags)
+        return self._finish(record, pairs, discarded, problems, flags, None, started)
+
+
+class Bench(PipelineBench):
     """Session-wide state of the harness in the judge; the ``bench`` fixture hands it out."""
 
     def __init__(self, channel: Any, config: dict | None = None):
@@ -194,6 +327,13 @@ class Bench:
         self.current_test: str | None = None
         self._hw: dict[str, dict] = {}
         self.pool_info: dict | None = None
+        self._judge: Any = None  # the judge's own ranks (handin.bench.launcher.Launcher), for baselines
+
+    def close(self) -> None:
+        """Stop the judge's own ranks (the student's stop with the student process)."""
+        if self._judge is not None:
+            judge, self._judge = self._judge, None
+            judge.close()
 
     # ------------------------------------------------------------ plumbing
 
@@ -245,7 +385,9 @@ class Bench:
                 samples=_int(rep.get("samples", -1), f"rank {rank}'s sample count"),
                 batches=_int(rep.get("batches", -1), f"rank {rank}'s batch count"),
                 comm=comm, calls=calls,
-                seconds=float(rep.get("seconds") or 0.0) if isinstance(rep.get("seconds"), (int, float)) else 0.0))
+                seconds=float(rep.get("seconds") or 0.0) if isinstance(rep.get("seconds"), (int, float)) else 0.0,
+                losses=rep.get("losses") if isinstance(rep.get("losses"), list) else None,
+                events=rep.get("events") if isinstance(rep.get("events"), list) else None))
         return out
 
     # ------------------------------------------------------------ untimed runs
@@ -310,14 +452,21 @@ class Bench:
         return Trial("baseline", t1 - t0, seed, w, meter.others_cores, meter.busy_cores)
 
     def _parallel(self, task: dict, mode: str, seed: int, steps: int, warmup: int, world: int,
-                  options: dict, cores: list[int] | None, kind: str = "parallel") -> tuple[Trial, Run]:
-        self._request("bench_ready", task=task, mode=mode, steps=steps, warmup=warmup,
-                      warmup_seed=secrets.randbits(62), options=options)
-        with hardware.CpuMeter(cores) as meter:
+                  options: dict, cores: list[int] | None, kind: str = "parallel", via: Any = None,
+                  pids: list[int] | None = None) -> tuple[Trial, Run]:
+        """One timed run on the ranks: ready (warm-up, barrier), clock, go, clock, then the weights.
+
+        ``via`` sends the requests (default: to the student's ranks); ``pids`` are processes
+        whose CPU time counts as the judge's own (its own ranks) in the CPU accounting.
+        """
+        request = via or self._request
+        request("bench_ready", task=task, mode=mode, steps=steps, warmup=warmup,
+                warmup_seed=secrets.randbits(62), options=options)
+        with hardware.CpuMeter(cores, pids) as meter:
             t0 = time.perf_counter()
-            replies = self._request("bench_go", seed=seed)
+            replies = request("bench_go", seed=seed)
             t1 = time.perf_counter()
-        results = self._request("bench_result")
+        results = request("bench_result")
         ranks = self._rank_results(replies, world, want_weights=False)
         if not isinstance(results, list) or len(results) != world:
             raise BenchError("the ranks' weights did not come back")
@@ -330,7 +479,7 @@ class Bench:
                 problems.append(f"rank {r.rank}: the weights sent after the clock stopped are not the ones it "
                                 "committed to (sha256) when it said it was done")
         run = Run(task, mode, seed, steps, world, ranks)
-        trial = Trial(kind, t1 - t0, seed, run.weights(0), None, meter.busy_cores,
+        trial = Trial(kind, t1 - t0, seed, run.weights(0), meter.others_cores, meter.busy_cores,
                       {"problems": problems, "rank_seconds": [r.seconds for r in ranks]})
         return trial, run
 
@@ -344,6 +493,114 @@ class Bench:
             time.sleep(0.5)
             budget[0] -= time.monotonic() - t
 
+    def _config(self, defaults: dict | None) -> dict:
+        cfg = dict(self.config)
+        if self.config_source != "assignment.toml" and defaults:
+            given = {k: v for k, v in defaults.items() if k in RUN_DEFAULTS}
+            checked = BenchmarkSection.model_validate(given).run_config()
+            cfg.update({k: checked[k] for k in given})
+        return cfg
+
+    def _record(self, *, name: str, kind: str, mode: str, task: dict, hw: dict, world: int, threads: int,
+                base_threads: int, baseline: str, flat: list[int] | None, steps: int, warmup: int,
+                n_trials: int) -> dict[str, Any]:
+        device = task["device"]
+        return {
+            "name": name, "test": self.current_test, "kind": kind, "mode": mode,
+            "profile": hardware.profile(hw), "profiles_tried": hardware.profiles(hw),
+            "hardware": {k: hw[k] for k in ("cpu_model", "cores_online", "cores_usable", "gpus", "device")},
+            "backend": "nccl" if device == "cuda" else "gloo",
+            "world_size": world, "threads_per_rank": threads, "baseline_threads": base_threads,
+            "baseline": baseline, "cores": flat, "steps": steps, "warmup": warmup, "trials_wanted": n_trials,
+            "config_source": self.config_source, "task": {k: v for k, v in task.items() if k != "data_seed"},
+        }
+
+    def _hardware_flags(self, hw: dict, plan: Any, world: int, threads: int, device: str) -> list[str]:
+        flags = []
+        if plan is None and device == "cpu":
+            flags.append(f"the hardware has {hw['cores_usable']} usable core(s) for {world} ranks × {threads} "
+                         "thread(s): the run is oversubscribed and cannot be scored")
+        if device == "cuda" and hw["gpu_count"] < world:
+            flags.append(f"{world} ranks need {world} GPUs; the judge sees {hw['gpu_count']}")
+        return flags
+
+    def _interleave(self, record: dict, cfg: dict, flat: list[int] | None, n_trials: int,
+                    baseline: Any, parallel: Any) -> tuple[list[dict], list[dict], list[str]]:
+        """Timed (A, B) pairs, ABAB…, each with a fresh secret seed: (pairs, discarded, problems).
+
+        ``baseline(seed)`` → Trial A (judge-owned code; its weights are the reference);
+        ``parallel(seed, a)`` → (Trial B, Run, problems) for the student's code.
+        A pair whose baseline other processes disturbed is run again (up to
+        ``max_extra_trials``); a pair that does not verify stops the timing.
+        """
+        budget = [float(cfg["quiet_wait"])]
+        pairs: list[dict] = []
+        discarded: list[dict] = []
+        problems: list[str] = []
+        attempts = 0
+        extra = int(cfg["max_extra_trials"])
+        while len(pairs) < n_trials and attempts < n_trials + extra:
+            if len(discarded) > extra:
+                break  # the host stays busy: what is left would not be trustworthy either
+            attempts += 1
+            quiet = self._wait_quiet(flat, budget, cfg["quiet_cores"])
+            seed = secrets.randbits(62)
+            a = baseline(seed)
+            disturbed = a.others_cores is not None and a.others_cores > cfg["quiet_cores"]
+            if disturbed and attempts < n_trials + extra:
+                discarded.append({"attempt": attempts, "baseline_s": round(a.seconds, 6),
+                                  "others_cores": _r(a.others_cores), "quiet_before": _r(quiet),
+                                  "reason": "other processes used the CPUs during the baseline"})
+                continue
+            b, run, trial_problems = parallel(seed, a)
+            pairs.append({"trial": len(pairs) + 1, "baseline_s": round(a.seconds, 6),
+                          "parallel_s": round(b.seconds, 6), "speedup": round(a.seconds / b.seconds, 4),
+                          "baseline_others_cores": _r(a.others_cores), "parallel_busy_cores": _r(b.busy_cores),
+                          "disturbed": disturbed, "verified": not trial_problems,
+                          "rank_seconds": b.extra["rank_seconds"]})
+            if trial_problems:
+                problems += [f"trial {len(pairs)}: {p}" for p in trial_problems]
+                break  # a wrong result is not timed further
+            record["comm_per_rank"] = [{"reduce_calls": r.comm.get("reduce_calls"),
+                                        "reduce_bytes": r.comm.get("reduce_bytes")} for r in run.ranks]
+            record["samples_per_rank"] = [r.samples for r in run.ranks]
+        return pairs, discarded, problems
+
+    def _summarize(self, record: dict, pairs: list[dict], cap: float, cfg: dict, flags: list[str]) -> None:
+        ratios = [p["speedup"] for p in pairs]
+        if not ratios:
+            return
+        sp = statistics.median(ratios)
+        record.update({
+            "speedup": round(sp, 4), "efficiency": round(sp / record["world_size"], 4),
+            "speedup_min": min(ratios), "speedup_max": max(ratios),
+            "spread": round((max(ratios) - min(ratios)) / sp, 4) if sp > 0 else None,
+            "baseline_median_s": round(statistics.median(p["baseline_s"] for p in pairs), 6),
+            "parallel_median_s": round(statistics.median(p["parallel_s"] for p in pairs), 6),
+        })
+        if sp > cap:
+            flags.append(f"speedup {sp:.2f}x is above what {record['world_size']} ranks on this hardware allow "
+                         f"({cap:g}x): a TA must look at it")
+        if cfg["max_spread"] is not None and record["spread"] is not None and record["spread"] > cfg["max_spread"]:
+            flags.append(f"the trials disagree too much (spread {record['spread']:.2f} > {cfg['max_spread']:g})")
+
+    def _finish(self, record: dict, pairs: list[dict], discarded: list[dict], problems: list[str],
+                flags: list[str], single: dict | None, started: float) -> dict:
+        record.update({"trials": pairs, "discarded": discarded, "single_rank": single,
+                       "verified": not problems, "problems": problems[:20], "flags": flags,
+                       "seconds": round(time.monotonic() - started, 3)})
+        self.records.append(record)
+        if problems:
+            raise BenchError("the timed run did not verify: " + "; ".join(problems[:3]))
+        return record
+
+    def _busy_flag(self, pairs: list[dict], n_trials: int, cfg: dict, problems: list[str]) -> str | None:
+        clean = [p for p in pairs if not p["disturbed"]]
+        if len(clean) < n_trials and not problems:
+            return (f"the host was busy: only {len(clean)} of {n_trials} trials had an undisturbed baseline "
+                    f"(other processes used more than {cfg['quiet_cores']:g} cores during the rest)")
+        return None
+
     def speedup(self, task: dict, *, mode: str = "allreduce", world_size: int | None = None,
                 steps: int | None = None, warmup: int | None = None, trials: int | None = None,
                 options: dict | None = None, name: str | None = None, defaults: dict | None = None) -> dict:
@@ -354,11 +611,7 @@ class Bench:
         win over all. Returns the benchmark record (also kept for the report). Raises
         ``BenchError`` (a test failure) when any timed run does not verify.
         """
-        cfg = dict(self.config)
-        if self.config_source != "assignment.toml" and defaults:
-            given = {k: v for k, v in defaults.items() if k in RUN_DEFAULTS}
-            checked = BenchmarkSection.model_validate(given).run_config()
-            cfg.update({k: checked[k] for k in given})
+        cfg = self._config(defaults)
         task = tasks.make_task(task)
         device = task["device"]
         world = int(world_size or max(cfg["world_sizes"]))
@@ -373,67 +626,24 @@ class Bench:
         if device == "cuda":
             base_threads = threads
         opts = dict(options or {})
-        flags: list[str] = []
-        problems: list[str] = []
-        record: dict[str, Any] = {
-            "name": name or f"{mode} data parallel, {world} ranks",
-            "test": self.current_test, "kind": "speedup", "mode": mode,
-            "profile": hardware.profile(hw), "profiles_tried": hardware.profiles(hw),
-            "hardware": {k: hw[k] for k in ("cpu_model", "cores_online", "cores_usable", "gpus", "device")},
-            "backend": "nccl" if device == "cuda" else "gloo",
-            "world_size": world, "threads_per_rank": threads, "baseline_threads": base_threads,
-            "baseline": "the grader's single-process training loop, run by the judge",
-            "cores": flat, "steps": steps, "warmup": warmup, "trials_wanted": n_trials,
-            "config_source": self.config_source, "task": {k: v for k, v in task.items() if k != "data_seed"},
-        }
-        if plan is None and device == "cpu":
-            flags.append(f"the hardware has {hw['cores_usable']} usable core(s) for {world} ranks × {threads} "
-                         "thread(s): the run is oversubscribed and cannot be scored")
-        if device == "cuda" and hw["gpu_count"] < world:
-            flags.append(f"{world} ranks need {world} GPUs; the judge sees {hw['gpu_count']}")
-
+        record = self._record(name=name or f"{mode} data parallel, {world} ranks", kind="speedup", mode=mode,
+                              task=task, hw=hw, world=world, threads=threads, base_threads=base_threads,
+                              baseline="the grader's single-process training loop, run by the judge",
+                              flat=flat, steps=steps, warmup=warmup, n_trials=n_trials)
+        flags = self._hardware_flags(hw, plan, world, threads, device)
         self.pool(world, threads=threads, device=device, cores=plan)
-        budget = [float(cfg["quiet_wait"])]
-        pairs: list[dict] = []
-        discarded: list[dict] = []
         started = time.monotonic()
-        attempts = 0
-        while len(pairs) < n_trials and attempts < n_trials + int(cfg["max_extra_trials"]):
-            if len(discarded) > int(cfg["max_extra_trials"]):
-                break  # the host stays busy: what is left would not be trustworthy either
-            attempts += 1
-            quiet = self._wait_quiet(flat, budget, cfg["quiet_cores"])
-            seed = secrets.randbits(62)
-            a = self._baseline(task, seed, steps, warmup, flat, base_threads)
-            disturbed = a.others_cores is not None and a.others_cores > cfg["quiet_cores"]
-            if disturbed and attempts < n_trials + int(cfg["max_extra_trials"]):
-                discarded.append({"attempt": attempts, "baseline_s": round(a.seconds, 6),
-                                  "others_cores": _r(a.others_cores), "quiet_before": _r(quiet),
-                                  "reason": "other processes used the CPUs during the baseline"})
-                continue
+
+        def parallel(seed: int, a: Trial):
             b, run = self._parallel(task, mode, seed, steps, warmup, world, opts, flat)
-            trial_problems = list(b.extra["problems"])
-            trial_problems += self.check(run, reference=a.weights)
-            pairs.append({"trial": len(pairs) + 1, "baseline_s": round(a.seconds, 6),
-                          "parallel_s": round(b.seconds, 6), "speedup": round(a.seconds / b.seconds, 4),
-                          "baseline_others_cores": _r(a.others_cores), "parallel_busy_cores": _r(b.busy_cores),
-                          "disturbed": disturbed, "verified": not trial_problems,
-                          "rank_seconds": b.extra["rank_seconds"]})
-            if trial_problems:
-                problems += [f"trial {len(pairs)}: {p}" for p in trial_problems]
-                break  # a wrong result is not timed further
-            comm_summary = [r.comm for r in run.ranks]
-            samples = [r.samples for r in run.ranks]
-            record["comm_per_rank"] = [{"reduce_calls": c.get("reduce_calls"), "reduce_bytes": c.get("reduce_bytes")}
-                                       for c in comm_summary]
-            record["samples_per_rank"] = samples
+            return b, run, list(b.extra["problems"]) + self.check(run, reference=a.weights)
 
-        clean = [p for p in pairs if not p["disturbed"]]
-        busy = len(clean) < n_trials
-        if busy and not problems:
-            flags.append(f"the host was busy: only {len(clean)} of {n_trials} trials had an undisturbed baseline "
-                         f"(other processes used more than {cfg['quiet_cores']:g} cores during the rest)")
-
+        pairs, discarded, problems = self._interleave(
+            record, cfg, flat, n_trials,
+            lambda seed: self._baseline(task, seed, steps, warmup, flat, base_threads), parallel)
+        busy = self._busy_flag(pairs, n_trials, cfg, problems)
+        if busy:
+            flags.append(busy)
         single = None
         if cfg["single_rank_check"] and world > 1 and not problems and pairs and not busy:
             single = self._single_rank_check(task, mode, steps, warmup, opts, flat, world * threads,
@@ -441,30 +651,9 @@ class Bench:
             problems += single.pop("problems")
             if single.get("flag"):
                 flags.append(single.pop("flag"))
-
-        ratios = [p["speedup"] for p in pairs]
-        if ratios:
-            sp = statistics.median(ratios)
-            record.update({
-                "speedup": round(sp, 4), "efficiency": round(sp / world, 4),
-                "speedup_min": min(ratios), "speedup_max": max(ratios),
-                "spread": round((max(ratios) - min(ratios)) / sp, 4) if sp > 0 else None,
-                "baseline_median_s": round(statistics.median(p["baseline_s"] for p in pairs), 6),
-                "parallel_median_s": round(statistics.median(p["parallel_s"] for p in pairs), 6),
-            })
-            cap = world if device == "cuda" else min(world, max(1, hw["cores_usable"] // max(1, threads)))
-            if sp > cap:
-                flags.append(f"speedup {sp:.2f}x is above what {world} ranks on this hardware allow "
-                             f"({cap}x): a TA must look at it")
-            if cfg["max_spread"] is not None and record["spread"] is not None and record["spread"] > cfg["max_spread"]:
-                flags.append(f"the trials disagree too much (spread {record['spread']:.2f} > {cfg['max_spread']:g})")
-        record.update({"trials": pairs, "discarded": discarded, "single_rank": single,
-                       "verified": not problems, "problems": problems[:20], "flags": flags,
-                       "seconds": round(time.monotonic() - started, 3)})
-        self.records.append(record)
-        if problems:
-            raise BenchError("the timed run did not verify: " + "; ".join(problems[:3]))
-        return record
+        cap = world if device == "cuda" else min(world, max(1, hw["cores_usable"] // max(1, threads)))
+        self._summarize(record, pairs, cap, cfg, flags)
+        return self._finish(record, pairs, discarded, problems, flags, single, started)
 
     def _single_rank_check(self, task: dict, mode: str, steps: int, warmup: int, options: dict,
                            flat: list[int] | None, threads: int, base_threads: int, cfg: dict) -> dict:

@@ -42,7 +42,8 @@ class RankFailure(RuntimeError):
 
 class Pool:
     def __init__(self, *, world: int, threads: int, cores: list[list[int]] | None, backend: str,
-                 module_dir: str, module_name: str, timeout: float, devices: list[int] | None = None):
+                 module_dir: str | None, module_name: str | None, timeout: float,
+                 devices: list[int] | None = None):
         self.key = (world, threads, tuple(map(tuple, cores or [])), backend, tuple(devices or []))
         self.world = world
         self.procs: list[subprocess.Popen] = []
@@ -79,6 +80,9 @@ class Pool:
 
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.procs)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
 
     def command(self, msg: dict, deadline: float) -> list[dict]:
         """Send ``msg`` to every rank, then gather the replies (in rank order)."""
@@ -159,16 +163,20 @@ class Pool:
 
 
 class Launcher:
-    """One per student process; keeps at most one pool of ranks alive."""
+    """Keeps at most one pool of ranks alive: one per student process (ranks that import the
+    notebook's definitions), and one in the judge for its own baselines (``cells=None``: the
+    ranks import no student code)."""
 
-    def __init__(self, cells: list[str], cells_run: int | None, call_seconds: float):
-        self.cells = list(cells if cells_run is None else cells[:cells_run])
+    def __init__(self, cells: list[str] | None, cells_run: int | None, call_seconds: float):
+        self.cells = None if cells is None else list(cells if cells_run is None else cells[:cells_run])
         self.call_seconds = call_seconds
         self.pool: Pool | None = None
         self.module_dir: str | None = None
         self.module_name = "handin_notebook"
 
-    def _module(self) -> str:
+    def _module(self) -> str | None:
+        if self.cells is None:
+            return None
         if self.module_dir is None:
             self.module_dir = tempfile.mkdtemp(prefix="handin-ranks-")
             export.write_module(self.cells, self.module_dir, self.module_name)
@@ -218,9 +226,13 @@ class Launcher:
             self.close()
         if self.pool is None:
             self.pool = Pool(world=world, threads=threads, cores=cores, backend=backend,
-                             module_dir=self._module(), module_name=self.module_name,
+                             module_dir=self._module(),
+                             module_name=None if self.cells is None else self.module_name,
                              timeout=max(5.0, self.call_seconds - 2.0), devices=devices)
         return {"ranks": self.pool.info, "start_seconds": round(time.monotonic() - started, 3)}
+
+    def pids(self) -> list[int]:
+        return self.pool.pids() if self.pool is not None else []
 
     def close(self) -> None:
         if self.pool is not None:

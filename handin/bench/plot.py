@@ -33,8 +33,13 @@ def render_png(entry: dict, *, dpi: int = 90) -> bytes | None:
     ax, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
 
     xs = [1, world]
-    ax.plot(xs, xs, "--", color="#888", label="ideal (linear)")
-    ax.plot([1], [1.0], "o", color="#555", label="baseline (1 process)")
+    ideal = _num(entry.get("ideal_speedup"))
+    if ideal is not None:  # a pipeline: the baseline is naive model parallelism on the same ranks
+        ax.axhline(ideal, ls="--", color="#888", label=f"ideal GPipe {ideal:.2f}x")
+        ax.plot([1], [1.0], "o", color="#555", label="baseline (naive, 1 micro-batch)")
+    else:
+        ax.plot(xs, xs, "--", color="#888", label="ideal (linear)")
+        ax.plot([1], [1.0], "o", color="#555", label="baseline (1 process)")
     ratios = [_num(t.get("speedup")) for t in trials]
     ratios = [r for r in ratios if r is not None]
     ax.plot([world] * len(ratios), ratios, ".", color="#1f77b4", alpha=0.5, label="trials")

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from builders import REPO, StudentProcesses
+from builders import REPO
 from handin.bench import harness, tasks
 from handin.bench.harness import Bench, BenchError
 from handin.proxy import StudentError
@@ -29,18 +29,6 @@ def _solution_cells():
         nb = json.loads((REPO / "solutions" / "m09-data-parallel" / "solution.ipynb").read_text())
         SOLUTION_CELLS = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     return list(SOLUTION_CELLS)
-
-
-@pytest.fixture
-def start(tmp_path):
-    with StudentProcesses(tmp_path) as students:
-        def run(cells, call_seconds=30):
-            channel, summary, _ = students.start(cells, ready_seconds=60, call_seconds=call_seconds,
-                                                 notebook_seconds=60, threads=2)
-            assert summary["error"] is None, summary["error"]
-            return Bench(channel)
-
-        yield run
 
 
 SMALL = dict(d_in=16, width=32, depth=4, batch=32)
@@ -182,7 +170,7 @@ def _quiet(monkeypatch, others=0.0):
     monkeypatch.setattr(harness.hardware, "others_load", lambda cores, seconds=0.3: others)
 
     class Meter:
-        def __init__(self, cores):
+        def __init__(self, cores, pids=None):
             pass
 
         def __enter__(self):

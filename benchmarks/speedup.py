@@ -1,16 +1,22 @@
-"""Repeatability of the m09 speedup grade: the reference solution graded N times in a row.
+"""Repeatability of a timed module's speedup grade: its reference solution graded N times in a row.
 
 Each grading is the full path (intake, sandbox, notebook, hidden suite, host scoring); the
-speedup test inside it times 5 interleaved (baseline, 2-rank) trial pairs. Recorded per
+speedup test inside it times 5 interleaved (baseline, parallel) trial pairs. Recorded per
 grading: the points, the median speedup of its trials, their min–max and spread, the
 median baseline and parallel times, trials re-run because the host was busy, flags.
-The honest-but-slow ``per_parameter`` fixture (one all-reduce per parameter) is graded
-too, for contrast.
+An honest contrast fixture is graded too:
 
-    .venv/bin/python benchmarks/speedup_m09.py [--repeats 5] [--sandbox local docker]
+* m09-data-parallel: 2 ranks against the grader's single process; contrast: one blocking
+  all-reduce per parameter (``per_parameter``).
+* m10-model-parallel: a 2-stage GPipe with 8 micro-batches against the grader's naive model
+  parallelism; contrast: a submission that partitions by layer count (``equal_layers``;
+  its pipeline is the solution's).
 
-Writes benchmarks/results/speedup_m09.json (or --out) and prints a table. Run it on an
-otherwise idle host: the harness flags trials that others disturbed, and this script
+    .venv/bin/python benchmarks/speedup.py m09 [--repeats 5] [--sandbox local docker]
+    .venv/bin/python benchmarks/speedup.py m10 [--repeats 5] [--sandbox local docker]
+
+Writes benchmarks/results/speedup_<module>.json (or --out) and prints a table. Run it on
+an otherwise idle host: the harness flags trials that others disturbed, and this script
 reports them.
 """
 
@@ -33,10 +39,12 @@ from handin.grading import GradeOptions, grade_file  # noqa: E402
 from handin.spec import load_module  # noqa: E402
 from sandbox import get_backend  # noqa: E402
 
-MODULE = REPO / "assignments" / "m09-data-parallel"
-SPEEDUP = "test_speedup.py::test_speedup"
-SUBMISSIONS = [("reference solution", REPO / "solutions" / "m09-data-parallel" / "solution.ipynb"),
-               ("per_parameter fixture", REPO / "tests" / "fixtures" / "m09-data-parallel" / "per_parameter.ipynb")]
+# short name → (module folder, node id of the speedup test, contrast fixture)
+MODULES = {
+    "m09": ("m09-data-parallel", "test_speedup.py::test_speedup", "per_parameter"),
+    "m10": ("m10-model-parallel", "test_speedup.py::test_pipeline_speedup", "equal_layers"),
+}
+SPEEDUP = ""
 
 
 def grade_once(spec, path: Path, backend, label: str) -> dict:
@@ -77,16 +85,22 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def main() -> None:
+    global SPEEDUP
     ap = argparse.ArgumentParser()
+    ap.add_argument("module", choices=sorted(MODULES))
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--contrast-repeats", type=int, default=2, help="gradings of the per_parameter fixture")
+    ap.add_argument("--contrast-repeats", type=int, default=2, help="gradings of the contrast fixture")
     ap.add_argument("--sandbox", nargs="+", default=["local"], choices=("local", "docker"))
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "speedup_m09.json")
+    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    spec = load_module(MODULE)
+    folder, SPEEDUP, contrast = MODULES[args.module]
+    out = args.out or REPO / "benchmarks" / "results" / f"speedup_{args.module}.json"
+    submissions = [("reference solution", REPO / "solutions" / folder / "solution.ipynb"),
+                   (f"{contrast} fixture", REPO / "tests" / "fixtures" / folder / f"{contrast}.ipynb")]
+    spec = load_module(REPO / "assignments" / folder)
     hw = hardware.detect("cpu")
     doc = {
-        "benchmark": "speedup_m09",
+        "benchmark": f"speedup_{args.module}",
         "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "host": {"cpu_model": hw["cpu_model"], "cpu_count": hw["cores_online"], "python": platform.python_version(),
                  "machine": platform.machine()},
@@ -98,7 +112,7 @@ def main() -> None:
     for sandbox in args.sandbox:
         backend = get_backend(sandbox)
         subs = doc["sandboxes"].setdefault(sandbox, {})
-        for label, path in SUBMISSIONS:
+        for label, path in submissions:
             n = args.repeats if label == "reference solution" else args.contrast_repeats
             runs = []
             for i in range(n):
@@ -110,14 +124,14 @@ def main() -> None:
                       f"{run['parallel_median_s'] or 0:>7.3f} {run['discarded_trials']:>4} "
                       f"{'; '.join(run['flags'])[:60]}", flush=True)
             subs[label] = {"notebook": str(path.relative_to(REPO)), "runs": runs, "summary": summarize(runs)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
     for sandbox, subs in doc["sandboxes"].items():
         for label, sub in subs.items():
             m = sub["summary"]
             print(f"{sandbox}, {label}: points {m['speedup_points']} (same every time: {m['same_points_every_time']}), "
                   f"median speedups {m['min_median']}–{m['max_median']} (median {m['median_of_medians']})")
-    print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+    print(f"wrote {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
 
 
 if __name__ == "__main__":
