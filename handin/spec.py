@@ -264,8 +264,8 @@ class ModuleSpec:
         are split evenly among every test it matches.
         """
         for key, pts in self.points.items():
-            if _matches(key, nodeid, name):
-                n = sum(1 for other in all_ids if _matches(key, other, other.split("::")[-1]))
+            if matches(key, nodeid, name):
+                n = sum(1 for other in all_ids if matches(key, other, other.split("::")[-1]))
                 return pts / max(n, 1)
         if marker is not None:
             return marker
@@ -279,7 +279,8 @@ class ModuleSpec:
         return self.grading.hidden_visibility
 
 
-def _matches(key: str, nodeid: str, name: str) -> bool:
+def matches(key: str, nodeid: str, name: str) -> bool:
+    """Does a [points] key (test name, node id or glob) select this test?"""
     return key == nodeid or key == name or fnmatch.fnmatchcase(name, key) or fnmatch.fnmatchcase(nodeid, key)
 
 

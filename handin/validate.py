@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from .grading import GradeOptions, grade_file
 from .release import check_public_tests
+from .results import list_tests
 from .sandboxing import Backend
-from .spec import ModuleSpec
+from .spec import ModuleSpec, matches
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,22 @@ def _failing(results: dict) -> str:
     return ", ".join(bad[:8]) + (" …" if len(bad) > 8 else "")
 
 
+def unmatched_points(spec: ModuleSpec) -> list[str]:
+    """Keys of [points] that match no test of the hidden suite (a typo would leave marker points)."""
+    tests = list_tests(spec.paths.grader_dir)
+    return [key for key in spec.points if not any(matches(key, nodeid, name) for nodeid, name, _ in tests)]
+
+
 def validate_module(spec: ModuleSpec, *, backend: Backend, jobs: int = 2,
                     options: GradeOptions = GradeOptions(write_files=False)) -> Validation:
     v = Validation()
     problems = check_public_tests(spec)
     v.checks.append(Check("public tests stand alone", not problems, "; ".join(problems) or "ok"))
+    unmatched = unmatched_points(spec)
+    v.checks.append(Check("every [points] key names a hidden test", not unmatched,
+                          "ok" if not unmatched else "no test matches " + ", ".join(map(repr, unmatched))))
+    if spec.benchmark is not None:
+        jobs = 1  # timed modules: two gradings at once would disturb each other's baselines
     if not spec.solution.is_file():
         v.checks.append(Check("reference solution", False, f"{spec.solution} does not exist"))
         return v
