@@ -33,7 +33,7 @@ import secrets
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -72,6 +72,19 @@ class Run:
 
     def weights(self, rank: int = 0) -> dict[str, np.ndarray]:
         return self.ranks[rank].weights
+
+
+class _Plan(NamedTuple):
+    cfg: dict
+    device: str
+    world: int
+    steps: int
+    warmup: int
+    trials: int
+    threads: int
+    hw: dict
+    plan: list[list[int]] | None   # cores per rank
+    flat: list[int] | None         # all those cores
 
 
 @dataclass
@@ -260,18 +273,10 @@ class PipelineBench:
         student code; the parallel run (B) is the student's ``pipeline_step`` with
         ``n_micro`` micro-batches on the student's ranks. A's weights are B's reference.
         """
-        cfg = self._config(defaults)
         task = pipeline.check_task(task)
-        device = task["device"]
-        world = int(world_size or max(cfg["world_sizes"]))
+        cfg, device, world, steps, warmup, n_trials, threads, hw, plan, flat = self._plan(
+            task, defaults, world_size, steps, warmup, trials)
         n_micro = int(n_micro or cfg["micro_batches"])
-        steps = int(steps or cfg["steps"])
-        warmup = int(cfg["warmup"] if warmup is None else warmup)
-        n_trials = int(trials or cfg["trials"])
-        threads = int(cfg["threads_per_rank"])
-        hw = self.hardware(device)
-        plan = self.plan_cores(world, threads, device)
-        flat = [c for group in plan for c in group] if plan else None
         record = self._record(
             name=name or f"GPipe with {n_micro} micro-batches on {world} stages", kind="speedup",
             mode="pipeline", task=task, hw=hw, world=world, threads=threads, base_threads=threads, flat=flat,
@@ -493,6 +498,18 @@ class Bench(PipelineBench):
             time.sleep(0.5)
             budget[0] -= time.monotonic() - t
 
+    def _plan(self, task: dict, defaults: dict | None, world_size: int | None, steps: int | None,
+              warmup: int | None, trials: int | None) -> "_Plan":
+        """The run parameters of a timed comparison (explicit arguments win over the config) and its cores."""
+        cfg = self._config(defaults)
+        device = task["device"]
+        world = int(world_size or max(cfg["world_sizes"]))
+        threads = int(cfg["threads_per_rank"])
+        plan = self.plan_cores(world, threads, device)
+        return _Plan(cfg, device, world, int(steps or cfg["steps"]), int(cfg["warmup"] if warmup is None else warmup),
+                     int(trials or cfg["trials"]), threads, self.hardware(device), plan,
+                     [c for group in plan for c in group] if plan else None)
+
     def _config(self, defaults: dict | None) -> dict:
         cfg = dict(self.config)
         if self.config_source != "assignment.toml" and defaults:
@@ -611,17 +628,9 @@ class Bench(PipelineBench):
         win over all. Returns the benchmark record (also kept for the report). Raises
         ``BenchError`` (a test failure) when any timed run does not verify.
         """
-        cfg = self._config(defaults)
         task = tasks.make_task(task)
-        device = task["device"]
-        world = int(world_size or max(cfg["world_sizes"]))
-        steps = int(steps or cfg["steps"])
-        warmup = int(cfg["warmup"] if warmup is None else warmup)
-        n_trials = int(trials or cfg["trials"])
-        threads = int(cfg["threads_per_rank"])
-        hw = self.hardware(device)
-        plan = self.plan_cores(world, threads, device)
-        flat = [c for group in plan for c in group] if plan else None
+        cfg, device, world, steps, warmup, n_trials, threads, hw, plan, flat = self._plan(
+            task, defaults, world_size, steps, warmup, trials)
         base_threads = world * threads if cfg["baseline_threads"] == "total" else threads
         if device == "cuda":
             base_threads = threads
