@@ -68,7 +68,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 bare.append(bare_run(script, spec.paths.assignment_dir, spec.resources.cpus))
                 t = time.perf_counter()
-                r = grade_file(spec, nb_path, backend=backend, out_dir=None, options=GradeOptions(write_files=False))
+                r = grade_file(spec, nb_path, backend=backend, out_dir=None, options=GradeOptions())
                 graded.append(time.perf_counter() - t)
             rows.append({
                 "notebook": rel, "repeats": args.repeats, "score": f"{r['score']:g}/{r['max_score']:g}",

@@ -48,7 +48,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, backend in backends.items():
                 t = time.perf_counter()
-                r = grade_file(spec, nb, backend=backend, out_dir=None, options=GradeOptions(write_files=False))
+                r = grade_file(spec, nb, backend=backend, out_dir=None, options=GradeOptions())
                 times[name].append(time.perf_counter() - t)
                 assert r["score"] == 4.5, r["status_reason"]
                 if name == "docker":

@@ -49,7 +49,7 @@ SPEEDUP = ""
 
 def grade_once(spec, path: Path, backend, label: str) -> dict:
     t = time.perf_counter()
-    r = grade_file(spec, path, backend=backend, out_dir=None, options=GradeOptions(write_files=False),
+    r = grade_file(spec, path, backend=backend, out_dir=None, options=GradeOptions(),
                    sub_id=label)
     wall = time.perf_counter() - t
     test = next(x for x in r["tests"] if x["name"] == SPEEDUP)

@@ -31,7 +31,6 @@ CSV_FIELDS = ("submission", "filename", "status", "score", "max_score", "percent
 class GradeOptions:
     wall_seconds: float | None = None   # override the module's wall time (tests, quick checks)
     submitted_at: dt.datetime | None = None
-    write_files: bool = True
 
 
 def grade_file(spec: ModuleSpec, path: Path, *, backend: Backend, out_dir: Path | None,
@@ -64,7 +63,7 @@ def grade_file(spec: ModuleSpec, path: Path, *, backend: Backend, out_dir: Path 
             results = build_results(spec, submission=submission, outcome=outcome, notebook=notebook,
                                     submitted_at=options.submitted_at)
     validate_results(results)
-    if out_dir is not None and options.write_files:
+    if out_dir is not None:
         write_submission(out_dir / sub_id, results, student_log=student_log, judge_log=judge_log)
     return results
 

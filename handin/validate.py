@@ -44,7 +44,7 @@ def unmatched_points(spec: ModuleSpec) -> list[str]:
 
 
 def validate_module(spec: ModuleSpec, *, backend: Backend, jobs: int = 2,
-                    options: GradeOptions = GradeOptions(write_files=False)) -> Validation:
+                    options: GradeOptions = GradeOptions()) -> Validation:
     v = Validation()
     problems = check_public_tests(spec)
     v.checks.append(Check("public tests stand alone", not problems, "; ".join(problems) or "ok"))
