@@ -1,7 +1,8 @@
 """The speedup/efficiency plot of a benchmark entry, as a base64 PNG (host side, matplotlib Agg).
 
-Left: speedup against world size with the ideal (linear) line, the median with its
-min–max range, every trial, and the module's floor and target for the profile.
+Left: speedup against world size with the ideal (linear) line — for a pipeline, against
+micro-batches with GPipe's ideal curve p·m/(m+p−1) — the median with its min–max range,
+every trial, and the module's floor and target for the profile.
 Right: the interleaved trials in order (baseline A, parallel B), so a TA sees drift
 and noise at a glance.
 """
@@ -32,21 +33,30 @@ def render_png(entry: dict, *, dpi: int = 90) -> bytes | None:
     FigureCanvasAgg(fig)
     ax, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
 
-    xs = [1, world]
-    ideal = _num(entry.get("ideal_speedup"))
-    if ideal is not None:  # a pipeline: the baseline is naive model parallelism on the same ranks
-        ax.axhline(ideal, ls="--", color="#888", label=f"ideal GPipe {ideal:.2f}x")
+    micro = entry.get("micro_batches")
+    pipeline = isinstance(micro, int) and micro >= 1 and _num(entry.get("ideal_speedup")) is not None
+    if pipeline:
+        # Model parallelism: the x axis is micro-batches; naive model parallelism is 1 micro-batch,
+        # and GPipe's ideal over it is p·m/(m+p−1) for p stages.
+        at = micro
+        xs = [1, micro]
+        curve = list(range(1, micro + 1))
+        ax.plot(curve, [world * m / (m + world - 1) for m in curve], "--", color="#888",
+                label=f"ideal GPipe, {world} stages")
         ax.plot([1], [1.0], "o", color="#555", label="baseline (naive, 1 micro-batch)")
+        label = f"median {speedup:.2f}x ({speedup / _num(entry['ideal_speedup']):.0%} of ideal)"
     else:
+        at = world
+        xs = [1, world]
         ax.plot(xs, xs, "--", color="#888", label="ideal (linear)")
         ax.plot([1], [1.0], "o", color="#555", label="baseline (1 process)")
+        label = f"median {speedup:.2f}x (eff. {speedup / world:.0%})"
     ratios = [_num(t.get("speedup")) for t in trials]
     ratios = [r for r in ratios if r is not None]
-    ax.plot([world] * len(ratios), ratios, ".", color="#1f77b4", alpha=0.5, label="trials")
+    ax.plot([at] * len(ratios), ratios, ".", color="#1f77b4", alpha=0.5, label="trials")
     lo, hi = _num(entry.get("speedup_min")), _num(entry.get("speedup_max"))
     yerr = [[speedup - lo], [hi - speedup]] if lo is not None and hi is not None else None
-    ax.errorbar([world], [speedup], yerr=yerr, fmt="s", color="#d62728", capsize=4,
-                label=f"median {speedup:.2f}x (eff. {speedup / world:.0%})")
+    ax.errorbar([at], [speedup], yerr=yerr, fmt="s", color="#d62728", capsize=4, label=label)
     th = entry.get("thresholds") if isinstance(entry.get("thresholds"), dict) else None
     if th and th.get("metric") in ("speedup", "efficiency"):
         scale = 1.0 if th["metric"] == "speedup" else world
@@ -54,18 +64,18 @@ def render_png(entry: dict, *, dpi: int = 90) -> bytes | None:
             v = _num(th.get(key))
             if v is not None:
                 ax.axhline(v * scale, ls=style, color="#2ca02c", lw=1, label=f"{key} {v * scale:.2f}x")
-    ax.set_xlabel("ranks")
+    ax.set_xlabel(f"micro-batches ({world} stages)" if pipeline else "ranks")
     ax.set_ylabel("speedup over the baseline")
     ax.set_xticks(xs)
-    ax.set_xlim(0.5, world + 0.5)
-    top = max([world, speedup] + ratios + [hi or 0]) * 1.1
+    ax.set_xlim(0.5, at + 0.5)
+    top = max([_num(entry["ideal_speedup"]) if pipeline else world, speedup] + ratios + [hi or 0]) * 1.1
     ax.set_ylim(0, top)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right" if pipeline else "upper left")
 
     idx = list(range(1, len(trials) + 1))
     ax2.plot(idx, [_num(t.get("baseline_s")) for t in trials], "o-", color="#555", label="baseline (A)")
-    ax2.plot(idx, [_num(t.get("parallel_s")) for t in trials], "s-", color="#1f77b4", label=f"{world} ranks (B)")
+    ax2.plot(idx, [_num(t.get("parallel_s")) for t in trials], "s-", color="#1f77b4", label=f"pipeline, {world} stages (B)" if pipeline else f"{world} ranks (B)")
     single = entry.get("single_rank") if isinstance(entry.get("single_rank"), dict) else None
     if single and _num(single.get("seconds")) is not None:
         ax2.axhline(single["seconds"], ls=":", color="#9467bd", label="student code, 1 rank")

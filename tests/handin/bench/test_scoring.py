@@ -173,3 +173,5 @@ def test_plot_is_a_png_and_survives_odd_entries():
     thresholds = dict(_record(), thresholds={"metric": "efficiency", "floor": 0.5, "target": 0.8})
     assert render_png(thresholds).startswith(b"\x89PNG")
     base64.b64decode(base64.b64encode(png))
+    pipeline = dict(_record(), mode="pipeline", micro_batches=8, ideal_speedup=1.7778, single_rank=None)
+    assert render_png(pipeline).startswith(b"\x89PNG") and render_png(pipeline) != png
