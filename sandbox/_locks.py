@@ -68,6 +68,25 @@ class LockPool:
                 return None
             time.sleep(poll)
 
+    def unheld(self) -> list[int]:
+        """Ids nobody holds exclusively at this moment (probed with a shared lock, released at once)."""
+        if not self.lock_dir.is_dir():
+            return list(self.ids)
+        free = []
+        for i in self.ids:
+            try:
+                fd = os.open(self.lock_dir / f"{self.prefix}{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            _unlock(fd)
+            free.append(i)
+        return free
+
     def _try(self, count: int, mode: int, choose: Chooser) -> tuple[tuple[int, ...], list[int]] | None:
         held: dict[int, int] = {}
         try:

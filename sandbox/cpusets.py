@@ -4,7 +4,9 @@ A timed (benchmark) job measures speedups with its rank processes pinned to
 cores; another job on the same cores would corrupt both timings. Each core has
 a lock file and a timed job takes an exclusive ``flock`` on as many as it
 needs, all or none (see ``_locks``), preferring cores on one NUMA node and in
-one contiguous run. Untimed jobs take no lease and run on any core.
+one contiguous run. Untimed jobs take no lease; they run on the cores no timed
+job holds when they start (:meth:`CpuAllocator.unleased`), or on any core when
+every core is held.
 
 The cores are this process's CPU affinity, or ``HANDIN_CPUS`` (``0-3,6``)
 where the Docker engine's host differs from the grading host's.
@@ -100,6 +102,10 @@ class CpuAllocator:
             raise CpuUnavailable(f"no {count} free core(s) within {timeout:g} s: other timed jobs hold them")
         ids, fds = got
         return CpuLease(ids, _fds=fds)
+
+    def unleased(self) -> list[int]:
+        """The cores no timed job holds right now (a look, not a lease: nothing stays locked)."""
+        return LockPool(self.cores, self.lock_dir, "cpu").unheld()
 
     def choose(self, free: list[int], count: int) -> list[int]:
         """Of the free cores, ``count`` on the fewest NUMA nodes, then in the tightest run."""

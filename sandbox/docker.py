@@ -8,7 +8,8 @@ supervisor (pid 1) holds and which vanish when it drops to the student and
 judge uids; no-new-privileges; Docker's default seccomp profile. A timed run
 (the module has a [benchmark] section) also gets cores of its own: an exclusive
 lease of as many as the module's ``cpus`` (all the host has, where it has fewer)
-pins the container to them, so no other timed run shares them.
+pins the container to them, so no other timed run shares them; an untimed run
+is pinned to the cores no timed run holds when it starts.
 
 The hidden tests are bind-mounted read-only under /judge, a directory only the
 judge uid may enter. The handin and sandbox packages are bind-mounted read-only
@@ -104,15 +105,17 @@ class DockerBackend:
             t0 = time.monotonic()
             lease = self.allocator.acquire(lim.gpus, shared=lim.gpu_sharing) if lim.gpus else None
             cores = self._lease_cores(request)
+            spare = self._spare_cores() if cores is None else None
+            pinned = cores or spare
             phases = {"lease": time.monotonic() - t0}
             image = self.gpu_image if lim.gpus else self.image
             slot = acquire_slot(base=DOCKER_UID_BASE, kill_leftovers=False)
             _write_configs(run_dir, request, lease, slot.student_uid)
             t0 = time.monotonic()
             container = self.client.containers.create(
-                **container_config(request, run_dir, image, lease, slot.student_uid, cores=cores))
+                **container_config(request, run_dir, image, lease, slot.student_uid, cores=pinned))
             phases["create"] = time.monotonic() - t0
-            env.update(image=image, image_id=container.image.id, container_limits=_applied(request, cores))
+            env.update(image=image, image_id=container.image.id, container_limits=_applied(request, pinned))
             if lease:
                 env["gpus"] = [g for g in env.get("gpus", []) if g["index"] in lease.ids]
                 env["gpu_ids"] = list(lease.ids)
@@ -183,6 +186,15 @@ class DockerBackend:
         if request.benchmark is None:
             return None
         return self.cpu_allocator.acquire(min(math.ceil(request.limits.cpus), len(self.cpu_allocator.cores)))
+
+    def _spare_cores(self) -> CpuLease | None:
+        """For an untimed run: the cores no timed run holds, so it stays off their timings (no lease:
+        a timed run that starts later may still share them, and its judge then sees the load).
+        None (any core) when no core is held, or every one is."""
+        free = self.cpu_allocator.unleased()
+        if not free or len(free) == len(self.cpu_allocator.cores):
+            return None
+        return CpuLease(tuple(free))
 
 
 # ---------------------------------------------------------------- container

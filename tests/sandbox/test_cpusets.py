@@ -191,3 +191,34 @@ def test_a_host_with_fewer_cores_leases_all_it_has(tmp_path, docker_client, dock
     assert env["container_limits"]["nano_cpus"] == 10**9
     assert affinity((tmp_path / "o" / "s" / "student.log").read_text()) == [core]
     assert r["score"] == 4.5
+
+
+def test_unleased_cores_are_the_ones_no_timed_job_holds(tmp_path):
+    alloc = CpuAllocator([0, 1, 2, 3], lock_dir=tmp_path / "locks", nodes={})
+    assert alloc.unleased() == [0, 1, 2, 3]                    # no lock dir yet
+    with alloc.acquire(2, timeout=0) as held:
+        assert alloc.unleased() == [c for c in (0, 1, 2, 3) if c not in held.cores]
+        with alloc.acquire(2, timeout=0):                       # looking took nothing
+            assert alloc.unleased() == []
+    assert alloc.unleased() == [0, 1, 2, 3]
+
+
+@pytest.mark.slow
+def test_untimed_runs_stay_off_the_cores_timed_runs_hold(tmp_path, docker_client, docker_image):
+    cores = host_cores()
+    if len(cores) < 2:
+        pytest.fail("this test needs a host with at least 2 cores")
+    spec = load_module(make_toy_module(tmp_path / "course"))
+    nb = write_notebook(tmp_path / "s.ipynb", GOOD)
+    backend = DockerBackend(client=docker_client, cores=cores[:2])
+    backend.cpu_allocator.lock_dir = tmp_path / "locks"
+    with backend.cpu_allocator.acquire(1, timeout=0) as timed:
+        r = grade_file(spec, nb, backend=backend, out_dir=tmp_path / "o", options=GradeOptions())
+    free = [c for c in cores[:2] if c not in timed.cores]
+    env = r["environment"]
+    assert "cpu_ids" not in env                                  # nothing leased for it
+    assert env["container_limits"]["cpuset_cpus"] == ",".join(map(str, free))
+    assert affinity((tmp_path / "o" / "s" / "student.log").read_text()) == free
+    assert r["score"] == 4.5
+    r = grade_file(spec, nb, backend=backend, out_dir=tmp_path / "o2", options=GradeOptions())
+    assert "cpuset_cpus" not in r["environment"]["container_limits"]   # nothing held: any core
