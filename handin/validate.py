@@ -49,7 +49,7 @@ def validate_module(spec: ModuleSpec, *, backend: Backend, jobs: int = 2,
     problems = check_public_tests(spec)
     v.checks.append(Check("public tests stand alone", not problems, "; ".join(problems) or "ok"))
     unmatched = unmatched_points(spec)
-    v.checks.append(Check("every [points] key names a hidden test", not unmatched,
+    v.checks.append(Check("every points entry names a hidden test", not unmatched,
                           "ok" if not unmatched else "no test matches " + ", ".join(map(repr, unmatched))))
     if spec.benchmark is not None:
         jobs = 1  # timed modules: two gradings at once would disturb each other's baselines

@@ -15,10 +15,12 @@ where the Docker engine's host differs from the grading host's.
 from __future__ import annotations
 
 import glob
+import math
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._locks import Lease, LockPool
@@ -30,7 +32,10 @@ class CpuUnavailable(Exception):
     pass
 
 
+@dataclass
 class CpuLease(Lease):
+    dedicated: bool = field(default=True, kw_only=True)  # False: spare cores, looked at, not locked
+
     @property
     def cores(self) -> tuple[int, ...]:
         return self.ids
@@ -103,6 +108,18 @@ class CpuAllocator:
         ids, fds = got
         return CpuLease(ids, _fds=fds)
 
+    def pin(self, *, timed: bool, cpus: float) -> CpuLease | None:
+        """The cores a run is pinned to: for a timed run an exclusive lease of ``ceil(cpus)`` cores
+        (all the host has, where it has fewer); for an untimed one the cores no timed run holds,
+        unleased (a timed run that starts later may still share them, and its judge then sees the
+        load), or None (any core) when no core is held or every one is."""
+        if timed:
+            return self.acquire(min(math.ceil(cpus), len(self.cores)))
+        free = self.unleased()
+        if not free or len(free) == len(self.cores):
+            return None
+        return CpuLease(tuple(free), dedicated=False)
+
     def unleased(self) -> list[int]:
         """The cores no timed job holds right now (a look, not a lease: nothing stays locked)."""
         return LockPool(self.cores, self.lock_dir, "cpu").unheld()
@@ -115,3 +132,13 @@ class CpuAllocator:
         groups = [free] + [[c for c in free if node(c) == n] for n in {node(c) for c in free}]
         windows = [g[i:i + count] for g in groups for i in range(len(g) - count + 1)]
         return min(windows, key=lambda w: (len({node(c) for c in w}), w[-1] - w[0], w[0]))
+
+
+def record(env: dict, pinned: CpuLease | None, cpus: float) -> None:
+    """Note a run's dedicated cores (and any shortfall) in its environment record."""
+    if pinned is None or not pinned.dedicated:
+        return
+    env["cpu_ids"] = list(pinned.cores)
+    if len(pinned.cores) < math.ceil(cpus):
+        env["cpu_shortfall"] = (f"the module asks for {math.ceil(cpus)} dedicated cores; "
+                                f"this host has {len(pinned.cores)}, all leased")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import shutil
 import socket
@@ -42,6 +41,7 @@ import docker.types
 import handin
 from handin.sandboxing import RunOutcome, RunRequest
 
+from . import cpusets
 from .cpusets import CpuAllocator, CpuLease
 from .gpus import GpuAllocator, GpuLease
 from .hostinfo import gpu_inventory, host_environment
@@ -96,7 +96,7 @@ class DockerBackend:
         started = time.monotonic()
         lim = request.limits
         lease: GpuLease | None = None
-        cores: CpuLease | None = None
+        pinned: CpuLease | None = None
         slot: UidSlot | None = None
         container = None
         run_dir = Path(tempfile.mkdtemp(prefix="handin-docker-"))
@@ -104,9 +104,7 @@ class DockerBackend:
         try:
             t0 = time.monotonic()
             lease = self.allocator.acquire(lim.gpus, shared=lim.gpu_sharing) if lim.gpus else None
-            cores = self._lease_cores(request)
-            spare = self._spare_cores() if cores is None else None
-            pinned = cores or spare
+            pinned = self.cpu_allocator.pin(timed=request.benchmark is not None, cpus=lim.cpus)
             phases = {"lease": time.monotonic() - t0}
             image = self.gpu_image if lim.gpus else self.image
             slot = acquire_slot(base=DOCKER_UID_BASE, kill_leftovers=False)
@@ -119,11 +117,7 @@ class DockerBackend:
             if lease:
                 env["gpus"] = [g for g in env.get("gpus", []) if g["index"] in lease.ids]
                 env["gpu_ids"] = list(lease.ids)
-            if cores is not None:
-                env["cpu_ids"] = list(cores.cores)
-                if len(cores.cores) < math.ceil(lim.cpus):
-                    env["cpu_shortfall"] = (f"the module asks for {math.ceil(lim.cpus)} dedicated cores; "
-                                            f"this host has {len(cores.cores)}, all leased")
+            cpusets.record(env, pinned, lim.cpus)
             t0 = time.monotonic()
             container.start()
             phases["start"] = time.monotonic() - t0
@@ -175,26 +169,11 @@ class DockerBackend:
                     pass
             if lease is not None:
                 lease.release()
-            if cores is not None:
-                cores.release()
+            if pinned is not None:
+                pinned.release()
             if slot is not None:
                 slot.release(kill=False)
             shutil.rmtree(run_dir, ignore_errors=True)
-
-    def _lease_cores(self, request: RunRequest) -> CpuLease | None:
-        """Cores of its own for a timed run (all the host has, where it has fewer); None otherwise."""
-        if request.benchmark is None:
-            return None
-        return self.cpu_allocator.acquire(min(math.ceil(request.limits.cpus), len(self.cpu_allocator.cores)))
-
-    def _spare_cores(self) -> CpuLease | None:
-        """For an untimed run: the cores no timed run holds, so it stays off their timings (no lease:
-        a timed run that starts later may still share them, and its judge then sees the load).
-        None (any core) when no core is held, or every one is."""
-        free = self.cpu_allocator.unleased()
-        if not free or len(free) == len(self.cpu_allocator.cores):
-            return None
-        return CpuLease(tuple(free))
 
 
 # ---------------------------------------------------------------- container

@@ -10,7 +10,9 @@ As root with bubblewrap (the setup installs it), each run gets:
   directory; graders/, solutions/ and everything else on the host are absent;
 - new network, pid, ipc and uts namespaces: no network, no other processes;
 - rlimits (CPU, address space, processes, file size, open files, core 0), a
-  wall-clock kill of everything, and caps on the output kept.
+  wall-clock kill of everything, and caps on the output kept;
+- a CPU affinity: a timed run leases cores of its own (``cpusets``, the same
+  locks as the docker backend's); an untimed one keeps off the leased cores.
 Without root or bubblewrap it runs with what is left and says so in
 ``protections``.
 """
@@ -33,6 +35,8 @@ import handin
 from handin.sandboxing import (GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT, STUDENT_CONFIG,
                                STUDENT_HOME, Drain, RunOutcome, RunRequest, read_report)
 
+from . import cpusets
+from .cpusets import CpuAllocator, CpuLease
 from .hostinfo import host_environment
 from .slots import UidSlot, acquire_slot
 
@@ -44,9 +48,10 @@ JUDGE_MEMORY = 4 * 1024**3
 class LocalBackend:
     name = "local"
 
-    def __init__(self, *, run_root: Path | None = None):
+    def __init__(self, *, run_root: Path | None = None, cores: list[int] | None = None):
         self.run_root = run_root
         self._protections: dict[str, bool] | None = None
+        self.cpu_allocator = CpuAllocator(cores)
 
     # ------------------------------------------------------------ probing
 
@@ -70,17 +75,27 @@ class LocalBackend:
     def run(self, request: RunRequest) -> RunOutcome:
         prot = self.protections()
         started = time.monotonic()
-        slot = acquire_slot() if prot["uid_separation"] else None
+        # Timed runs lease cores of their own (the same locks as the docker backend's), untimed ones
+        # stay off the leased cores; every process of the run inherits the affinity.
+        pinned = self.cpu_allocator.pin(timed=request.benchmark is not None, cpus=request.limits.cpus)
+        try:
+            slot = acquire_slot() if prot["uid_separation"] else None
+        except BaseException:
+            if pinned is not None:
+                pinned.release()
+            raise
         run_dir = Path(tempfile.mkdtemp(prefix=f"handin-{request.label[:40]}-", dir=self.run_root))
         procs: list[subprocess.Popen] = []
+        env = host_environment(self.name, request.limits)
+        cpusets.record(env, pinned, request.limits.cpus)
         try:
             student_sock, judge_sock = socket.socketpair()
             try:
                 layout = _prepare(run_dir, request, slot, hidden=prot["filesystem_hidden"],
                                   fds=(student_sock.fileno(), judge_sock.fileno()))
-                student = self._start(layout, request, "student", student_sock, slot, prot)
+                student = self._start(layout, request, "student", student_sock, slot, prot, pinned)
                 procs.append(student)
-                judge = self._start(layout, request, "judge", judge_sock, slot, prot)
+                judge = self._start(layout, request, "judge", judge_sock, slot, prot, pinned)
                 procs.append(judge)
             finally:
                 student_sock.close()
@@ -100,21 +115,23 @@ class LocalBackend:
                 raw=raw, wall_seconds=time.monotonic() - started, timed_out=timed_out,
                 student_exit=student.returncode, judge_exit=judge.returncode,
                 student_log=s_out.cap.text(), judge_log=j_out.cap.text(),
-                protections=prot, environment=host_environment(self.name, request.limits),
+                protections=prot, environment=env,
                 error=None if raw is not None or timed_out else problem,
             )
         except OSError as exc:
             _kill(procs, slot)
             return RunOutcome(raw=None, wall_seconds=time.monotonic() - started, protections=prot,
-                              environment=host_environment(self.name, request.limits),
+                              environment=env,
                               error=f"the local sandbox could not start the run: {exc}")
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
             if slot is not None:
                 slot.release()
+            if pinned is not None:
+                pinned.release()
 
     def _start(self, layout: dict, request: RunRequest, role: str, sock: socket.socket,
-               slot: UidSlot | None, prot: dict[str, bool]) -> subprocess.Popen:
+               slot: UidSlot | None, prot: dict[str, bool], pinned: CpuLease | None) -> subprocess.Popen:
         lim = request.limits
         python = sys.executable
         env = {
@@ -144,7 +161,7 @@ class LocalBackend:
         return subprocess.Popen(
             argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),), start_new_session=True,
-            preexec_fn=_preexec(limits),
+            preexec_fn=_preexec(limits, pinned.cores if pinned is not None else None),
         )
 
 
@@ -270,12 +287,17 @@ def _judge_rlimits(lim) -> dict[int, int]:
     }
 
 
-def _preexec(limits: dict[int, int]):
+def _preexec(limits: dict[int, int], cores: tuple[int, ...] | None = None):
     def setup() -> None:
         for which, value in limits.items():
             try:
                 resource.setrlimit(which, (value, value))
             except (ValueError, OSError):
+                pass
+        if cores:
+            try:
+                os.sched_setaffinity(0, cores)
+            except OSError:
                 pass
     return setup
 

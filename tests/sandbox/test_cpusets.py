@@ -17,6 +17,7 @@ from handin.notebook import Notebook
 from handin.spec import load_module
 from sandbox.cpusets import CpuAllocator, CpuLease, CpuUnavailable, host_cores, parse_cpu_list
 from sandbox.docker import DockerBackend, container_config
+from sandbox.local import LocalBackend
 from sandbox.images import CPU_TAG
 
 TIMED_TOML = TOY_TOML.replace("cpus = 1", "cpus = 2") + """
@@ -161,17 +162,29 @@ def affinity(log: str) -> list[int]:
     return eval(log.split("AFFINITY", 1)[1].strip().splitlines()[0])  # noqa: S307 - our own probe's list
 
 
+def _backend(kind, request, tmp_path, cores=None):
+    """A backend of ``kind`` whose core locks live in ``tmp_path`` (the same policy in both)."""
+    if kind == "docker":
+        backend = DockerBackend(client=request.getfixturevalue("docker_client"), cores=cores)
+        request.getfixturevalue("docker_image")
+    else:
+        backend = LocalBackend(cores=cores)
+    backend.cpu_allocator.lock_dir = tmp_path / "locks"
+    return backend
+
+
 @pytest.mark.slow
-def test_timed_runs_get_cores_of_their_own(tmp_path, docker_client, docker_image):
+@pytest.mark.parametrize("kind", ["local", "docker"])
+def test_timed_runs_get_cores_of_their_own(tmp_path, kind, request):
     spec = load_module(make_toy_module(tmp_path / "course", toml=TIMED_TOML))
     nb = write_notebook(tmp_path / "s.ipynb", GOOD)
-    backend = DockerBackend(client=docker_client)
-    backend.cpu_allocator.lock_dir = tmp_path / "locks"
+    backend = _backend(kind, request, tmp_path)
     r = grade_file(spec, nb, backend=backend, out_dir=tmp_path / "o", options=GradeOptions())
     env = r["environment"]
     expected = min(2, len(host_cores()))  # on a 2-core host a cpus = 2 run gets both
     assert len(env["cpu_ids"]) == expected and "cpu_shortfall" not in env
-    assert env["container_limits"]["cpuset_cpus"] == ",".join(map(str, env["cpu_ids"]))
+    if kind == "docker":
+        assert env["container_limits"]["cpuset_cpus"] == ",".join(map(str, env["cpu_ids"]))
     assert affinity((tmp_path / "o" / "s" / "student.log").read_text()) == env["cpu_ids"]
     assert r["score"] == 4.5
     with backend.cpu_allocator.acquire(len(backend.cpu_allocator.cores), timeout=0):
@@ -204,21 +217,22 @@ def test_unleased_cores_are_the_ones_no_timed_job_holds(tmp_path):
 
 
 @pytest.mark.slow
-def test_untimed_runs_stay_off_the_cores_timed_runs_hold(tmp_path, docker_client, docker_image):
+@pytest.mark.parametrize("kind", ["local", "docker"])
+def test_untimed_runs_stay_off_the_cores_timed_runs_hold(tmp_path, kind, request):
     cores = host_cores()
     if len(cores) < 2:
         pytest.fail("this test needs a host with at least 2 cores")
     spec = load_module(make_toy_module(tmp_path / "course"))
     nb = write_notebook(tmp_path / "s.ipynb", GOOD)
-    backend = DockerBackend(client=docker_client, cores=cores[:2])
-    backend.cpu_allocator.lock_dir = tmp_path / "locks"
+    backend = _backend(kind, request, tmp_path, cores=cores[:2])
     with backend.cpu_allocator.acquire(1, timeout=0) as timed:
         r = grade_file(spec, nb, backend=backend, out_dir=tmp_path / "o", options=GradeOptions())
     free = [c for c in cores[:2] if c not in timed.cores]
     env = r["environment"]
     assert "cpu_ids" not in env                                  # nothing leased for it
-    assert env["container_limits"]["cpuset_cpus"] == ",".join(map(str, free))
+    if kind == "docker":
+        assert env["container_limits"]["cpuset_cpus"] == ",".join(map(str, free))
     assert affinity((tmp_path / "o" / "s" / "student.log").read_text()) == free
     assert r["score"] == 4.5
     r = grade_file(spec, nb, backend=backend, out_dir=tmp_path / "o2", options=GradeOptions())
-    assert "cpuset_cpus" not in r["environment"]["container_limits"]   # nothing held: any core
+    assert affinity((tmp_path / "o2" / "s" / "student.log").read_text()) == sorted(os.sched_getaffinity(0))
