@@ -74,7 +74,6 @@ class LocalBackend:
 
     def run(self, request: RunRequest) -> RunOutcome:
         prot = self.protections()
-        started = time.monotonic()
         # Timed runs lease cores of their own (the same locks as the docker backend's), untimed ones
         # stay off the leased cores; every process of the run inherits the affinity.
         pinned = self.cpu_allocator.pin(timed=request.benchmark is not None, cpus=request.limits.cpus)
@@ -84,6 +83,7 @@ class LocalBackend:
             if pinned is not None:
                 pinned.release()
             raise
+        started = time.monotonic()  # the wall clock starts once the run has its cores and uids
         run_dir = Path(tempfile.mkdtemp(prefix=f"handin-{request.label[:40]}-", dir=self.run_root))
         procs: list[subprocess.Popen] = []
         env = host_environment(self.name, request.limits)

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from builders import TOY_TOML, make_toy_module, write_notebook
-from handin.grading import GradeOptions, grade_file, make_request
+from handin.grading import GradeOptions, grade_batch, grade_file, make_request
 from handin.notebook import Notebook
 from handin.spec import load_module
 from sandbox.cpusets import CpuAllocator, CpuLease, CpuUnavailable, host_cores, parse_cpu_list
@@ -236,3 +236,14 @@ def test_untimed_runs_stay_off_the_cores_timed_runs_hold(tmp_path, kind, request
     assert r["score"] == 4.5
     r = grade_file(spec, nb, backend=backend, out_dir=tmp_path / "o2", options=GradeOptions())
     assert affinity((tmp_path / "o2" / "s" / "student.log").read_text()) == sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.slow
+def test_timed_runs_graded_two_at_a_time_take_turns_on_the_cores(tmp_path, request):
+    spec = load_module(make_toy_module(tmp_path / "course", toml=TIMED_TOML))
+    nbs = [write_notebook(tmp_path / f"s{i}.ipynb", GOOD) for i in range(2)]
+    backend = _backend("local", request, tmp_path)
+    results = grade_batch(spec, nbs, backend=backend, out_dir=tmp_path / "o", jobs=2)
+    want = list(backend.cpu_allocator.cores[:2])
+    assert [r["environment"]["cpu_ids"] for r in results] == [want, want]   # the same cores, so in turn
+    assert [r["score"] for r in results] == [4.5, 4.5]
