@@ -289,10 +289,14 @@ class PipelineBench:
         flags = self._hardware_flags(hw, plan, world, threads, device)
         backend = "nccl" if device == "cuda" else "gloo"
         devices = list(range(world)) if device == "cuda" else None
-        self.pool(world, threads=threads, device=device, cores=plan)
-        self._judge_request("bench_pool", world_size=world, threads=threads, cores=plan, backend=backend,
-                            devices=devices)
         started = time.monotonic()
+        try:
+            self.pool(world, threads=threads, device=device, cores=plan)
+            self._judge_request("bench_pool", world_size=world, threads=threads, cores=plan, backend=backend,
+                                devices=devices)
+        except Exception as exc:
+            return self._finish(record, [], [], [f"the ranks did not start: {type(exc).__name__}: {str(exc)[:2000]}"],
+                                flags, None, started)
 
         def baseline(seed: int) -> Trial:
             a, run = self._parallel(task, "gpipe", seed, steps, warmup, world, {"n_micro": 1}, flat,
@@ -556,31 +560,34 @@ class Bench(PipelineBench):
         problems: list[str] = []
         attempts = 0
         extra = int(cfg["max_extra_trials"])
-        while len(pairs) < n_trials and attempts < n_trials + extra:
-            if len(discarded) > extra:
-                break  # the host stays busy: what is left would not be trustworthy either
-            attempts += 1
-            quiet = self._wait_quiet(flat, budget, cfg["quiet_cores"])
-            seed = secrets.randbits(62)
-            a = baseline(seed)
-            disturbed = a.others_cores is not None and a.others_cores > cfg["quiet_cores"]
-            if disturbed and attempts < n_trials + extra:
-                discarded.append({"attempt": attempts, "baseline_s": round(a.seconds, 6),
-                                  "others_cores": _r(a.others_cores), "quiet_before": _r(quiet),
-                                  "reason": "other processes used the CPUs during the baseline"})
-                continue
-            b, run, trial_problems = parallel(seed, a)
-            pairs.append({"trial": len(pairs) + 1, "baseline_s": round(a.seconds, 6),
-                          "parallel_s": round(b.seconds, 6), "speedup": round(a.seconds / b.seconds, 4),
-                          "baseline_others_cores": _r(a.others_cores), "parallel_busy_cores": _r(b.busy_cores),
-                          "disturbed": disturbed, "verified": not trial_problems,
-                          "rank_seconds": b.extra["rank_seconds"]})
-            if trial_problems:
-                problems += [f"trial {len(pairs)}: {p}" for p in trial_problems]
-                break  # a wrong result is not timed further
-            record["comm_per_rank"] = [{"reduce_calls": r.comm.get("reduce_calls"),
-                                        "reduce_bytes": r.comm.get("reduce_bytes")} for r in run.ranks]
-            record["samples_per_rank"] = [r.samples for r in run.ranks]
+        try:
+            while len(pairs) < n_trials and attempts < n_trials + extra:
+                if len(discarded) > extra:
+                    break  # the host stays busy: what is left would not be trustworthy either
+                attempts += 1
+                quiet = self._wait_quiet(flat, budget, cfg["quiet_cores"])
+                seed = secrets.randbits(62)
+                a = baseline(seed)
+                disturbed = a.others_cores is not None and a.others_cores > cfg["quiet_cores"]
+                if disturbed and attempts < n_trials + extra:
+                    discarded.append({"attempt": attempts, "baseline_s": round(a.seconds, 6),
+                                      "others_cores": _r(a.others_cores), "quiet_before": _r(quiet),
+                                      "reason": "other processes used the CPUs during the baseline"})
+                    continue
+                b, run, trial_problems = parallel(seed, a)
+                pairs.append({"trial": len(pairs) + 1, "baseline_s": round(a.seconds, 6),
+                              "parallel_s": round(b.seconds, 6), "speedup": round(a.seconds / b.seconds, 4),
+                              "baseline_others_cores": _r(a.others_cores), "parallel_busy_cores": _r(b.busy_cores),
+                              "disturbed": disturbed, "verified": not trial_problems,
+                              "rank_seconds": b.extra["rank_seconds"]})
+                if trial_problems:
+                    problems += [f"trial {len(pairs)}: {p}" for p in trial_problems]
+                    break  # a wrong result is not timed further
+                record["comm_per_rank"] = [{"reduce_calls": r.comm.get("reduce_calls"),
+                                            "reduce_bytes": r.comm.get("reduce_bytes")} for r in run.ranks]
+                record["samples_per_rank"] = [r.samples for r in run.ranks]
+        except Exception as exc:  # a rank raised, died or hung, or the judge's own ranks failed
+            problems.append(f"the timed run could not finish: {type(exc).__name__}: {str(exc)[:2000]}")
         return pairs, discarded, problems
 
     def _summarize(self, record: dict, pairs: list[dict], cap: float, cfg: dict, flags: list[str]) -> None:
@@ -608,7 +615,7 @@ class Bench(PipelineBench):
                        "seconds": round(time.monotonic() - started, 3)})
         self.records.append(record)
         if problems:
-            raise BenchError("the timed run did not verify: " + "; ".join(problems[:3]))
+            raise BenchError("the timed run failed: " + "; ".join(problems[:3]))
         return record
 
     def _busy_flag(self, pairs: list[dict], n_trials: int, cfg: dict, problems: list[str]) -> str | None:
@@ -640,8 +647,12 @@ class Bench(PipelineBench):
                               baseline="the grader's single-process training loop, run by the judge",
                               flat=flat, steps=steps, warmup=warmup, n_trials=n_trials)
         flags = self._hardware_flags(hw, plan, world, threads, device)
-        self.pool(world, threads=threads, device=device, cores=plan)
         started = time.monotonic()
+        try:
+            self.pool(world, threads=threads, device=device, cores=plan)
+        except Exception as exc:
+            return self._finish(record, [], [], [f"the ranks did not start: {type(exc).__name__}: {str(exc)[:2000]}"],
+                                flags, None, started)
 
         def parallel(seed: int, a: Trial):
             b, run = self._parallel(task, mode, seed, steps, warmup, world, opts, flat)
