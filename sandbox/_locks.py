@@ -68,6 +68,9 @@ class LockPool:
                 return None
             time.sleep(poll)
 
+    def _open(self, i: int) -> int:
+        return os.open(self.lock_dir / f"{self.prefix}{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
     def unheld(self) -> list[int]:
         """Ids nobody holds exclusively at this moment (probed with a shared lock, released at once)."""
         if not self.lock_dir.is_dir():
@@ -75,7 +78,7 @@ class LockPool:
         free = []
         for i in self.ids:
             try:
-                fd = os.open(self.lock_dir / f"{self.prefix}{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                fd = self._open(i)
             except OSError:
                 continue
             try:
@@ -91,7 +94,7 @@ class LockPool:
         held: dict[int, int] = {}
         try:
             for i in self.ids:
-                fd = os.open(self.lock_dir / f"{self.prefix}{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                fd = self._open(i)
                 try:
                     fcntl.flock(fd, mode | fcntl.LOCK_NB)
                 except BlockingIOError:

@@ -101,8 +101,7 @@ class CpuAllocator:
         if count > len(self.cores):
             raise CpuUnavailable(f"{count} dedicated core(s) asked for; this host has {len(self.cores)} "
                                  f"({','.join(map(str, self.cores))})")
-        got = LockPool(self.cores, self.lock_dir, "cpu").take(count, timeout=timeout, poll=poll,
-                                                              choose=self.choose)
+        got = self._locks().take(count, timeout=timeout, poll=poll, choose=self.choose)
         if got is None:
             raise CpuUnavailable(f"no {count} free core(s) within {timeout:g} s: other timed jobs hold them")
         ids, fds = got
@@ -122,7 +121,10 @@ class CpuAllocator:
 
     def unleased(self) -> list[int]:
         """The cores no timed job holds right now (a look, not a lease: nothing stays locked)."""
-        return LockPool(self.cores, self.lock_dir, "cpu").unheld()
+        return self._locks().unheld()
+
+    def _locks(self) -> LockPool:
+        return LockPool(self.cores, self.lock_dir, "cpu")  # built on use: lock_dir may be changed
 
     def choose(self, free: list[int], count: int) -> list[int]:
         """Of the free cores, ``count`` on the fewest NUMA nodes, then in the tightest run."""

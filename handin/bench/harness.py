@@ -290,13 +290,10 @@ class PipelineBench:
         backend = "nccl" if device == "cuda" else "gloo"
         devices = list(range(world)) if device == "cuda" else None
         started = time.monotonic()
-        try:
-            self.pool(world, threads=threads, device=device, cores=plan)
-            self._judge_request("bench_pool", world_size=world, threads=threads, cores=plan, backend=backend,
-                                devices=devices)
-        except Exception as exc:
-            return self._finish(record, [], [], [f"the ranks did not start: {type(exc).__name__}: {str(exc)[:2000]}"],
-                                flags, None, started)
+        self._start_ranks(record, flags, started,
+                          lambda: self.pool(world, threads=threads, device=device, cores=plan),
+                          lambda: self._judge_request("bench_pool", world_size=world, threads=threads, cores=plan,
+                                                      backend=backend, devices=devices))
 
         def baseline(seed: int) -> Trial:
             a, run = self._parallel(task, "gpipe", seed, steps, warmup, world, {"n_micro": 1}, flat,
@@ -608,6 +605,15 @@ class Bench(PipelineBench):
         if cfg["max_spread"] is not None and record["spread"] is not None and record["spread"] > cfg["max_spread"]:
             flags.append(f"the trials disagree too much (spread {record['spread']:.2f} > {cfg['max_spread']:g})")
 
+    def _start_ranks(self, record: dict, flags: list[str], started: float, *starts: Any) -> None:
+        """Run each start; when one fails, the record says why and :meth:`_finish` raises."""
+        try:
+            for start in starts:
+                start()
+        except Exception as exc:
+            self._finish(record, [], [], [f"the ranks did not start: {type(exc).__name__}: {str(exc)[:2000]}"],
+                         flags, None, started)
+
     def _finish(self, record: dict, pairs: list[dict], discarded: list[dict], problems: list[str],
                 flags: list[str], single: dict | None, started: float) -> dict:
         record.update({"trials": pairs, "discarded": discarded, "single_rank": single,
@@ -648,11 +654,7 @@ class Bench(PipelineBench):
                               flat=flat, steps=steps, warmup=warmup, n_trials=n_trials)
         flags = self._hardware_flags(hw, plan, world, threads, device)
         started = time.monotonic()
-        try:
-            self.pool(world, threads=threads, device=device, cores=plan)
-        except Exception as exc:
-            return self._finish(record, [], [], [f"the ranks did not start: {type(exc).__name__}: {str(exc)[:2000]}"],
-                                flags, None, started)
+        self._start_ranks(record, flags, started, lambda: self.pool(world, threads=threads, device=device, cores=plan))
 
         def parallel(seed: int, a: Trial):
             b, run = self._parallel(task, mode, seed, steps, warmup, world, opts, flat)

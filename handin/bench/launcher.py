@@ -168,14 +168,14 @@ class Launcher:
     ranks import no student code)."""
 
     def __init__(self, cells: list[str] | None, cells_run: int | None, call_seconds: float):
-        self.cells = None if cells is None else list(cells if cells_run is None else cells[:cells_run])
+        self.cells = [] if cells is None else list(cells if cells_run is None else cells[:cells_run])
         self.call_seconds = call_seconds
         self.pool: Pool | None = None
         self.module_dir: str | None = None
-        self.module_name = "handin_notebook"
+        self.module_name = None if cells is None else "handin_notebook"  # None: the ranks import nothing
 
     def _module(self) -> str | None:
-        if self.cells is None:
+        if self.module_name is None:
             return None
         if self.module_dir is None:
             self.module_dir = tempfile.mkdtemp(prefix="handin-ranks-")
@@ -226,8 +226,7 @@ class Launcher:
             self.close()
         if self.pool is None:
             self.pool = Pool(world=world, threads=threads, cores=cores, backend=backend,
-                             module_dir=self._module(),
-                             module_name=None if self.cells is None else self.module_name,
+                             module_dir=self._module(), module_name=self.module_name,
                              timeout=max(5.0, self.call_seconds - 2.0), devices=devices)
         return {"ranks": self.pool.info, "start_seconds": round(time.monotonic() - started, 3)}
 

@@ -147,8 +147,8 @@ class StageLog:
 
     step: int = -1
     events: list[tuple[int, str, int, int]] = field(default_factory=list)  # (step, "F"|"B", micro, rows)
-    samples: int = 0
-    forwards: int = 0
+    samples: int = 0      # rows through the stage's training forwards
+    batches: int = 0      # training forwards (micro-batches)
     _count: int = 0
     MAX = 100_000
 
@@ -166,7 +166,7 @@ class StageLog:
         if not module.training or not getattr(output, "requires_grad", False):
             return  # evaluation, or under no_grad: not a training forward
         self.samples += rows
-        self.forwards += 1
+        self.batches += 1
         if len(self.events) < self.MAX:
             self.events.append((step, "F", micro, rows))
 
@@ -182,22 +182,13 @@ class StageLog:
 @dataclass
 class PipelineTrained:
     model: Any            # this rank's stage (parameters named as in the unsplit model)
-    sampler: Any          # samples (rows through the stage's forward) and batches (forwards)
     losses: list[float | None]
     log: StageLog
 
-
-class _Counts:
-    def __init__(self, log: StageLog):
-        self._log = log
-
     @property
-    def samples(self) -> int:
-        return self._log.samples
-
-    @property
-    def batches(self) -> int:
-        return self._log.forwards
+    def sampler(self) -> StageLog:
+        """What the rank reports as consumed: the stage's rows and micro-batches, as counted by its hook."""
+        return self.log
 
 
 def run_pipeline(task: dict, seed: int, steps: int, *, rank: int, world: int, step_fn: Callable,
@@ -229,7 +220,7 @@ def run_pipeline(task: dict, seed: int, steps: int, *, rank: int, world: int, st
         opt.step()
         losses.append(_as_float(loss) if last else None)
     mark("done", steps)
-    return PipelineTrained(stage, _Counts(log), losses, log)
+    return PipelineTrained(stage, losses, log)
 
 
 def _as_float(value: Any) -> float | None:
