@@ -10,7 +10,8 @@ BIN    := $(VENV)/bin
 setup: system $(VENV)/.installed
 
 # Debian packages the sandboxes need (bubblewrap; docker.io and debootstrap, with a running
-# engine); installed and started when running as root.
+# engine) and the web platform's tests (postgresql, redis-server, chromium: tests/services.py
+# starts throwaway instances); installed and started when running as root.
 system:
 	@./.ci/system-deps.sh
 	@if [ "$$(id -u)" -eq 0 ]; then ./.ci/docker-engine.sh; fi

@@ -5,6 +5,10 @@ import pytest
 from builders import make_toy_module
 from handin.spec import load_module
 
+# Throwaway PostgreSQL, Redis and Chromium for the whole suite (postgres_url, redis_url,
+# browser, page) and the Process helper for servers and workers: tests/services.py.
+pytest_plugins = ["services"]
+
 
 @pytest.fixture
 def toy_module(tmp_path):
