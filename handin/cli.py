@@ -196,5 +196,148 @@ def sandbox_doctor() -> None:
     sys.exit(0 if ok else 1)
 
 
+# ---------------------------------------------------------------- the web platform (server/)
+
+_instance_option = click.option(
+    "--instance", type=click.Path(file_okay=False, path_type=Path), envvar="HANDIN_INSTANCE", default=None,
+    help="Instance folder (database, broker, secret key, uploads, reports); also HANDIN_INSTANCE; default ./instance.")
+
+
+def _server_app(instance: Path | None, **overrides):
+    from server.cli import make_app, upgrade
+
+    try:
+        app = make_app(instance, **overrides)
+        upgrade(app)
+    except Exception as exc:  # a database that cannot be reached or migrated: one message, not a traceback
+        err.print(f"[red]error:[/red] the database cannot be opened or upgraded: {type(exc).__name__}: {exc}")
+        sys.exit(2)
+    return app
+
+
+def _service(fn):
+    """Run a service call in an app context; its user errors become one message and exit 2."""
+    from server.extensions import db
+    from server.services.errors import ServiceError
+
+    try:
+        result = fn()
+        db.session.commit()
+        return result
+    except ServiceError as exc:
+        db.session.rollback()
+        err.print(f"[red]error:[/red] {exc.message}")
+        sys.exit(2)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@_instance_option
+@click.option("--no-worker", is_flag=True, help="Do not start grading workers here (run `handin worker` elsewhere).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="Jobs the embedded cpu worker runs at once (default: cores / 2).")
+def serve(host: str, port: int, instance: Path | None, no_worker: bool, concurrency: int | None) -> None:
+    """Serve the web platform: migrations applied, demo course seeded on first start, workers started."""
+    import os
+
+    from server.cli import seed_if_new, serve as run
+
+    app = _server_app(instance)
+    seed_if_new(app, console.print)
+    run(app, host=host, port=port, worker=not no_worker, concurrency=concurrency or max(1, (os.cpu_count() or 2) // 2),
+        say=lambda line: console.print(line))
+
+
+@main.command()
+@_instance_option
+@click.option("--queues", default="cpu,gpu,timed", show_default=True,
+              help="Comma-separated queues to take jobs from: cpu, gpu, timed.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Jobs at once (use 1 for the timed queue: one timed job per group of cores).")
+@click.option("--name", default=None, help="Worker name (default: from the queues and pid).")
+def worker(instance: Path | None, queues: str, concurrency: int, name: str | None) -> None:
+    """Take grading jobs from the broker (HANDIN_BROKER_URL) and grade them on this host."""
+    from server.cli import run_worker
+    from server.services.catalog import QUEUES
+
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    bad = [q for q in wanted if q not in QUEUES]
+    if bad or not wanted:
+        raise click.BadParameter(f"queues must be among {', '.join(QUEUES)}", param_hint="--queues")
+    app = _server_app(instance)
+    run_worker(app, queues=wanted, concurrency=concurrency, name=name)
+
+
+@main.group("user")
+def user_group() -> None:
+    """Manage the platform's accounts."""
+
+
+@user_group.command("add")
+@click.argument("email")
+@click.option("--course", required=True, help="Course code (created when new).")
+@click.option("--role", type=click.Choice(["student", "ta", "teacher"]), required=True)
+@click.option("--name", default="", help="Display name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of generating one.")
+@_instance_option
+def user_add(email: str, course: str, role: str, name: str, password_stdin: bool, instance: Path | None) -> None:
+    """Add EMAIL to COURSE with ROLE; prints a generated password for a new account."""
+    from server.services import accounts
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    app = _server_app(instance)
+    with app.app_context():
+        user, made = _service(lambda: accounts.add_user(email, course=accounts.ensure_course(course), role=role,
+                                                        name=name, password=password))
+        console.print(f"{user.email}: {role} in {course}")
+        if made and not password_stdin:
+            console.print(f"password: {made}")
+
+
+@main.group("token")
+def token_group() -> None:
+    """API tokens (Authorization: Bearer …)."""
+
+
+@token_group.command("create")
+@click.argument("email")
+@_instance_option
+def token_create(email: str, instance: Path | None) -> None:
+    """Print a new API token for EMAIL (stored hashed; shown once)."""
+    from server.services import accounts
+
+    app = _server_app(instance)
+    with app.app_context():
+        token = _service(lambda: accounts.create_token(accounts.require_user(email)))
+    click.echo(token)
+
+
+@token_group.command("revoke")
+@click.argument("email")
+@_instance_option
+def token_revoke(email: str, instance: Path | None) -> None:
+    """Revoke every API token of EMAIL."""
+    from server.services import accounts
+
+    app = _server_app(instance)
+    with app.app_context():
+        n = _service(lambda: accounts.revoke_tokens(accounts.require_user(email)))
+    console.print(f"revoked {n} token(s) of {email}")
+
+
+@main.group("db")
+def db_group() -> None:
+    """The platform's database."""
+
+
+@db_group.command("upgrade")
+@_instance_option
+def db_upgrade(instance: Path | None) -> None:
+    """Apply the database migrations (SQLite in the instance folder, or HANDIN_DATABASE_URL)."""
+    _server_app(instance)
+    console.print("database is up to date")
+
+
 if __name__ == "__main__":
     main()

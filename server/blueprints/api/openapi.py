@@ -1,0 +1,116 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, served at ``/api/v1/openapi.json``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+def _err(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+ERRORS = {
+    "400": _err("bad request"), "401": _err("no or invalid token"),
+    "404": _err("not found, or not visible to the caller"),
+    "409": _err("attempts used up or the hand-in is closed"), "413": _err("upload too large"),
+    "422": _err("not a notebook (the intake message; it costs no attempt)"), "429": _err("rate limited"),
+}
+
+
+def _params(*names: str) -> list[dict]:
+    kinds = {"course": ("string", "course code"), "module": ("string", "module name, e.g. m02-feedforward"),
+             "submission_id": ("integer", "submission id")}
+    return [{"name": n, "in": "path", "required": True, "description": kinds[n][1],
+             "schema": {"type": kinds[n][0]}} for n in names]
+
+
+def _op(summary: str, responses: dict, *, params: tuple[str, ...] = (), errors: tuple[str, ...] = ("401", "404"),
+        **extra) -> dict:
+    return {"summary": summary, "parameters": _params(*params),
+            "responses": {**responses, **{e: ERRORS[e] for e in errors}}, **extra}
+
+
+def _json(schema_ref: str, description: str = "OK", array: bool = False) -> dict:
+    schema = {"$ref": f"#/components/schemas/{schema_ref}"}
+    if array:
+        schema = {"type": "array", "items": schema}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict:
+    nullable_num = {"type": ["number", "null"]}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "handin API", "version": "1",
+                 "description": "Hand in notebooks, follow their grading and read reports. Authenticate with "
+                                "`Authorization: Bearer <token>` (`handin token create EMAIL`)."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/courses": {"get": _op("Courses the caller is enrolled in", {"200": _json("Course", array=True)},
+                                    errors=("401",))},
+            "/courses/{course}/assignments": {"get": _op(
+                "Assignments the caller may see, with deadline and attempts left",
+                {"200": _json("Assignment", array=True)}, params=("course",))},
+            "/courses/{course}/assignments/{module}/submissions": {"post": _op(
+                "Hand in a notebook", {"202": _json("Queued", "accepted and queued for grading")},
+                params=("course", "module"), errors=("400", "401", "404", "409", "413", "422", "429"),
+                requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary",
+                                            "description": "the .ipynb notebook"}}}}}})},
+            "/submissions/{submission_id}": {"get": _op("A submission's status and grade",
+                                                        {"200": _json("Submission")}, params=("submission_id",))},
+            "/submissions/{submission_id}/report": {"get": _op(
+                "The student feedback report (HTML)",
+                {"200": {"description": "the report", "content": {"text/html": {"schema": {"type": "string"}}}}},
+                params=("submission_id",))},
+            "/courses/{course}/gradebook.csv": {"get": _op(
+                "The gradebook (TAs and teachers)",
+                {"200": {"description": "one row per student and assignment",
+                         "content": {"text/csv": {"schema": {"type": "string"}}}}}, params=("course",))},
+            "/courses/{course}/assignments/{module}/regrade": {"post": _op(
+                "Queue every submission of an assignment again (teachers)",
+                {"202": {"description": "queued", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"queued": {"type": "integer"},
+                                                     "ids": {"type": "array", "items": {"type": "integer"}}}}}}}},
+                params=("course", "module"))},
+            "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Course": {"type": "object", "properties": {"code": {"type": "string"}, "title": {"type": "string"},
+                                                            "role": {"enum": ["student", "ta", "teacher"]}}},
+                "Assignment": {"type": "object", "properties": {
+                    "module": {"type": "string"}, "title": {"type": "string"}, "released": {"type": "boolean"},
+                    "due": {"type": ["string", "null"], "format": "date-time"},
+                    "closes": {"type": ["string", "null"], "format": "date-time"},
+                    "open": {"type": "boolean"}, "late": {"type": "boolean"},
+                    "late_penalty_per_day": {"type": "number"}, "max_late_days": {"type": "number"},
+                    "max_attempts": {"type": ["integer", "null"]}, "attempts_used": {"type": "integer"},
+                    "attempts_left": {"type": ["integer", "null"]}, "counts": {"enum": ["last", "best"]},
+                    "grades_published": {"type": "boolean"}}},
+                "Queued": {"type": "object", "required": ["id", "status"], "properties": {
+                    "id": {"type": "integer"}, "status": {"const": "queued"}, "attempt": {"type": "integer"},
+                    "url": {"type": "string"}}},
+                "Submission": {"type": "object", "required": ["id", "status", "score", "max_score", "grade", "late"],
+                               "properties": {
+                    "id": {"type": "integer"}, "course": {"type": "string"}, "module": {"type": "string"},
+                    "attempt": {"type": "integer"}, "filename": {"type": "string"}, "sha256": {"type": "string"},
+                    "submitted_at": {"type": "string", "format": "date-time"}, "late": {"type": "boolean"},
+                    "status": {"enum": ["queued", "running", "graded", "error"]},
+                    "run_status": {"type": ["string", "null"],
+                                   "description": "ok, timeout, memory, crash, cell_error or invalid"},
+                    "score": nullable_num, "max_score": nullable_num,
+                    "grade": {"type": ["object", "null"], "properties": {"label": {"type": ["string", "null"]},
+                                                                         "passed": {"type": "boolean"}}},
+                    "graded_at": {"type": ["string", "null"], "format": "date-time"},
+                    "override": {"type": ["object", "null"]}}},
+            },
+        },
+    }

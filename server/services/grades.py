@@ -1,0 +1,199 @@
+"""Grades: which submission counts, overrides, publication, the gradebook and the review queue."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Assignment, Course, Enrollment, Grade, Result, Submission, User, utcnow
+from . import audit, catalog
+from .errors import BadRequest
+
+GRADEBOOK_FIELDS = ("course", "assignment", "student_email", "student_name", "submission", "attempt",
+                    "status", "points", "max_points", "percent", "grade", "passed", "late", "overridden",
+                    "published")
+BORDERLINE_POINTS = 2.0   # a grade this close to a cut-off goes to the review queue
+
+
+def counted(a: Assignment, user_id: int) -> Submission | None:
+    """The submission that counts for the gradebook: the last graded one, or the best."""
+    subs = list(db.session.scalars(select(Submission).join(Grade).where(
+        Submission.assignment_id == a.id, Submission.user_id == user_id, Submission.status == "graded")
+        .order_by(Submission.attempt.desc())))
+    if not subs:
+        return None
+    if a.counts == "best":
+        return max(subs, key=lambda s: (s.grade.final_points, s.attempt))
+    return subs[0]
+
+
+def student_results(sub: Submission, now=None) -> dict | None:
+    """results.json as this submission's student may see it now.
+
+    Tests hidden ``after_published`` become visible once the assignment's grades are published,
+    ``after_due_date`` ones once the deadline has passed; ``hidden`` stay hidden. The core's
+    student report then shows only what is visible.
+    """
+    if sub.result is None:
+        return None
+    doc = copy.deepcopy(sub.result.doc)
+    a = sub.assignment
+    now = now or utcnow()
+    reveal = {"after_published": a.grades_published, "after_due_date": a.due is not None and now > a.due}
+    for t in doc.get("tests", []):
+        if reveal.get(t.get("visibility")):
+            t["visibility"] = "visible"
+    return doc
+
+
+def override(sub: Submission, *, actor: User, comment: str, points: float | None = None,
+             label: str | None = None) -> Grade:
+    """A TA's or teacher's override of points and/or grade; the comment is required and shown."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise BadRequest("an override needs a comment saying why")
+    if points is None and not label:
+        raise BadRequest("give points, a grade, or both")
+    grade = sub.grade
+    if grade is None:
+        raise BadRequest("this submission has no grade yet; wait for it to be graded")
+    spec = catalog.spec_for(sub.assignment)
+    scale = spec.scale
+    if points is not None and not (0 <= points <= grade.max_points):
+        raise BadRequest(f"points must be between 0 and {grade.max_points:g}")
+    labels = [label_ for label_, _ in scale.bands]
+    if label and label not in labels:
+        raise BadRequest(f"grade must be one of {', '.join(labels) or '(this scale has no labels)'}")
+    before = {"points": grade.final_points, "label": grade.final_label, "passed": grade.final_passed}
+    grade.override_points = points
+    if label:
+        grade.override_label, grade.override_passed = label, label in scale.passing
+    elif points is not None:
+        computed = scale.grade(100.0 * points / grade.max_points if grade.max_points else 0.0)
+        grade.override_label, grade.override_passed = computed.label, computed.passed
+    grade.override_comment = comment[:4000]
+    grade.override_by = actor
+    grade.override_at = utcnow()
+    audit.record("grade.override", actor=actor, course=sub.assignment.course, target=f"submission:{sub.id}",
+                 before=before, after={"points": grade.final_points, "label": grade.final_label,
+                                       "passed": grade.final_passed}, comment=grade.override_comment)
+    db.session.commit()
+    return grade
+
+
+def set_published(a: Assignment, published: bool, *, actor: User) -> None:
+    a.grades_published = published
+    a.published_at = utcnow() if published else None
+    audit.record("grades.publish" if published else "grades.unpublish", actor=actor, course=a.course,
+                 target=a.module)
+    db.session.commit()
+
+
+def gradebook_rows(course: Course) -> list[dict]:
+    rows = []
+    students = list(db.session.scalars(select(User).join(Enrollment).where(
+        Enrollment.course_id == course.id, Enrollment.role == "student").order_by(User.email)))
+    for a in course.assignments:
+        for user in students:
+            sub = counted(a, user.id)
+            g = sub.grade if sub else None
+            rows.append({
+                "course": course.code, "assignment": a.module, "student_email": user.email,
+                "student_name": user.name, "submission": sub.id if sub else "", "attempt": sub.attempt if sub else "",
+                "status": sub.result.run_status if sub and sub.result else "missing",
+                "points": f"{g.final_points:g}" if g else "0", "max_points": f"{g.max_points:g}" if g else "",
+                "percent": f"{(100.0 * g.final_points / g.max_points if g and g.max_points else 0.0):.1f}",
+                "grade": (g.final_label or "") if g else "",
+                "passed": ("yes" if g.final_passed else "no") if g else "no",
+                "late": "yes" if sub and sub.late else "no", "overridden": "yes" if g and g.overridden else "no",
+                "published": "yes" if a.grades_published else "no",
+            })
+    return rows
+
+
+def gradebook_csv(course: Course) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=GRADEBOOK_FIELDS)
+    w.writeheader()
+    for row in gradebook_rows(course):
+        w.writerow({k: _csv_safe(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _csv_safe(value):
+    """Names come from users: keep a spreadsheet from reading them as formulas."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    submission: Submission
+    reasons: tuple[str, ...]
+
+
+def review_queue(course: Course) -> list[ReviewItem]:
+    """Runs that errored, timed out or ran out of memory, speedups held for review, borderline grades."""
+    items = []
+    subs = db.session.scalars(select(Submission).join(Assignment).where(Assignment.course_id == course.id)
+                              .order_by(Submission.submitted_at.desc()))
+    for sub in subs:
+        reasons = []
+        if sub.status == "error":
+            reasons.append("the platform failed to grade it")
+        r, g = sub.result, sub.grade
+        if r is not None and sub.status == "graded":
+            if r.run_status in ("timeout", "memory", "crash"):
+                reasons.append({"timeout": "timed out", "memory": "ran out of memory", "crash": "crashed"}
+                               [r.run_status])
+            if r.needs_review:
+                reasons.append("speedup held for review")
+            if g is not None and not g.overridden:
+                near = _near_cutoff(sub, g)
+                if near:
+                    reasons.append(near)
+        if reasons and not (g is not None and g.overridden and sub.status == "graded"
+                            and r is not None and not r.needs_review):
+            items.append(ReviewItem(sub, tuple(reasons)))
+    return items
+
+
+def _near_cutoff(sub: Submission, g: Grade) -> str:
+    try:
+        scale = catalog.spec_for(sub.assignment).scale
+    except Exception:
+        return ""
+    if not g.max_points:
+        return ""
+    cutoffs = [(label, minimum) for label, minimum in scale.bands if minimum > 0] or [
+        ("passing", scale.pass_threshold)]
+    for label, minimum in cutoffs:
+        cut = minimum * g.max_points / 100.0
+        if 0 < cut - g.points <= BORDERLINE_POINTS:
+            return f"{cut - g.points:g} points below the cut-off for {label}"
+    return ""
+
+
+def queue_counts(course: Course) -> dict[str, int]:
+    rows = db.session.execute(select(Submission.status, func.count()).join(Assignment)
+                              .where(Assignment.course_id == course.id).group_by(Submission.status))
+    counts = {"queued": 0, "running": 0, "graded": 0, "error": 0}
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def distribution(a: Assignment) -> list[float]:
+    """Percent of the counted submission of every student who handed in."""
+    user_ids = db.session.scalars(select(Submission.user_id).where(Submission.assignment_id == a.id).distinct())
+    out = []
+    for uid in user_ids:
+        sub = counted(a, uid)
+        if sub is not None and sub.grade is not None and sub.grade.max_points:
+            out.append(100.0 * sub.grade.final_points / sub.grade.max_points)
+    return out
