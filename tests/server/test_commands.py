@@ -1,0 +1,85 @@
+"""The instance commands: user add, token create, db upgrade, and the first start's demo seed."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+from builders import REPO
+
+HANDIN = [sys.executable, "-m", "handin.cli"]
+
+
+def _run(args, instance, stdin=None, env=None):
+    e = dict(os.environ, HANDIN_INSTANCE=str(instance), **(env or {}))
+    e.pop("HANDIN_DATABASE_URL", None)
+    return subprocess.run(HANDIN + args, input=stdin, capture_output=True, text=True, env=e, cwd=REPO, timeout=120)
+
+
+def test_user_add_token_create_and_api_use(tmp_path):
+    inst = tmp_path / "inst"
+    r = _run(["db", "upgrade"], inst)
+    assert r.returncode == 0 and "up to date" in r.stdout, r.stderr
+    r = _run(["user", "add", "Ann@Example.org", "--course", "ml1", "--role", "teacher", "--name", "Ann"], inst)
+    assert r.returncode == 0, r.stderr
+    assert "ann@example.org: teacher in ml1" in r.stdout and "password: " in r.stdout
+    r = _run(["user", "add", "ben@example.org", "--course", "ml1", "--role", "student", "--password-stdin"], inst,
+             stdin="a long enough password\n")
+    assert r.returncode == 0 and "password:" not in r.stdout
+    r = _run(["user", "add", "cat@example.org", "--course", "ml1", "--role", "student", "--password-stdin"], inst,
+             stdin="short\n")
+    assert r.returncode == 2 and "at least 10 characters" in r.stderr and "Traceback" not in r.stderr
+    r = _run(["user", "add", "not-an-email", "--course", "ml1", "--role", "student"], inst)
+    assert r.returncode == 2 and "not an email" in r.stderr
+    token = _run(["token", "create", "ben@example.org"], inst).stdout.strip()
+    assert token.startswith("hdn_") and len(token) > 40
+    r = _run(["token", "create", "nobody@example.org"], inst)
+    assert r.returncode == 2 and "no user" in r.stderr
+
+    from server import create_app
+    from server.config import Settings
+    app = create_app(Settings.from_env(inst, course_root=REPO))
+    client = app.test_client()
+    r = client.get("/api/v1/courses", headers={"Authorization": f"Bearer {token}"})
+    assert r.get_json() == [{"code": "ml1", "title": "ml1", "role": "student"}]
+    with app.app_context():   # the token is stored hashed, never in the clear
+        from server.extensions import db
+        from server.models import ApiToken
+        assert token not in [t.token_hash for t in db.session.query(ApiToken)]
+        db.engine.dispose()
+    assert _run(["token", "revoke", "ben@example.org"], inst).returncode == 0
+    assert client.get("/api/v1/courses", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_first_start_seeds_the_demo_course_once(tmp_path):
+    from server.cli import make_app, seed_if_new, upgrade
+    from server.extensions import db
+    from server.models import Assignment, Enrollment
+
+    lines: list[str] = []
+    app = make_app(tmp_path / "inst", course_root=REPO)
+    upgrade(app)
+    seed_if_new(app, lines.append)
+    accounts_file = tmp_path / "inst" / "demo-accounts.txt"
+    assert stat.S_IMODE(accounts_file.stat().st_mode) == 0o600
+    rows = [line.split() for line in accounts_file.read_text().splitlines() if not line.startswith("#")]
+    assert [r[0] for r in rows] == ["teacher", "ta", "student", "student", "student"]
+    assert all(len(r[2]) >= 12 for r in rows)
+    assert any(rows[0][2] in line for line in lines)            # printed once, at first start
+    key = tmp_path / "inst" / "secret_key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text().strip()) == 64
+    with app.app_context():
+        modules = {a.module for a in db.session.query(Assignment)}
+        assert modules == {p.name for p in (REPO / "assignments").iterdir() if (p / "assignment.toml").exists()}
+        assert all(a.released for a in db.session.query(Assignment))
+        assert db.session.query(Enrollment).count() == 5
+    lines.clear()
+    seed_if_new(app, lines.append)                               # a second start seeds nothing
+    assert lines == []
+    with app.app_context():
+        assert db.session.query(Enrollment).count() == 5
+        from server.services import accounts
+        assert accounts.authenticate(rows[2][1], rows[2][2]) is not None
+        db.engine.dispose()
