@@ -1,11 +1,17 @@
 # Two commands from a fresh clone:
-#   make run    set up, then grade the bundled m02 demo submissions and print the table
+#   make run    set up, then serve the web platform on its embedded defaults (SQLite, embedded
+#               broker and grading workers, instance folder ./instance) at http://127.0.0.1:8000/
 #   make test   set up, then run the platform's own test suite
+# and one more:
+#   make demo   set up, validate the m02 module and grade its demo submissions from the command line
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup system image run test clean
+.PHONY: setup system image run demo test clean
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 setup: system $(VENV)/.installed
 
@@ -31,6 +37,9 @@ image: setup
 	else echo "no Docker engine: the local sandbox will be used"; fi
 
 run: setup image
+	$(BIN)/handin serve --host $(HOST) --port $(PORT)
+
+demo: setup image
 	$(BIN)/handin validate assignments/m02-feedforward
 	$(BIN)/handin grade assignments/m02-feedforward tests/fixtures/m02-feedforward --out results -j 2
 
@@ -38,4 +47,4 @@ test: setup image
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf results dist
+	rm -rf results dist  # the instance folder (./instance) holds accounts and grades: remove it by hand
