@@ -55,16 +55,23 @@ def seed_if_new(app: Flask, say) -> None:
 
 def requeue_loop(app: Flask, stop: threading.Event, every: float = REAP_EVERY) -> threading.Thread:
     """Background thread: requeue jobs whose worker died (their lease ran out)."""
+    from .broker import purge_delivered
     from .dispatch import dispatch
     from .services.jobs import requeue_stuck
 
+    broker_url = app.extensions["handin"].settings.broker_url
+
     def loop():
+        passes = 0
         while not stop.wait(every):
+            passes += 1
             try:
                 with app.app_context():
                     ids = requeue_stuck()
                     if ids:
                         dispatch(ids)
+                if passes % 40 == 0:   # every ten minutes
+                    purge_delivered(broker_url)
             except Exception:
                 log.exception("requeue pass failed")
 
