@@ -208,10 +208,12 @@ def test_rate_limit_on_submitting_is_429(tmp_path, database_url):
     codes = [upload(client, world, "dora", data=b"{}", filename="x.ipynb").status_code for _ in range(21)]
     assert codes[:20] == [422] * 20 and codes[20] == 429
     assert "too many requests" in upload(client, world, "dora", data=b"{}", filename="x.ipynb").get_json()["error"]
-    # Login is limited per address too.
+    # Login is limited per address and account.
     codes = [client.post("/login", data={"email": "dora@example.org", "password": "wrong"}).status_code
              for _ in range(11)]
     assert codes[-1] == 429
+    # ... per account: a classmate behind the same address can still sign in.
+    assert client.post("/login", data={"email": "eve@example.org", "password": "wrong"}).status_code == 200
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
