@@ -66,19 +66,21 @@ def run_job(submission_id: int) -> str:
     db.session.refresh(sub)
     try:
         spec = catalog.spec_for(sub.assignment)
-        backend = state.backend(gpu=spec.resources.gpus > 0)
         upload = state.uploads.path(sub.sha256)
         out = state.instance / "reports" / str(sub.id)
-        with tempfile.TemporaryDirectory(prefix=f"handin-{sub.id}-") as tmp:
-            named = Path(tmp) / _notebook_name(sub.filename)
+        filename, submitted_at = sub.filename, sub.submitted_at
+        db.session.commit()   # hold no transaction open while the sandbox runs (minutes, maybe)
+        backend = state.backend(gpu=spec.resources.gpus > 0)
+        with tempfile.TemporaryDirectory(prefix=f"handin-{submission_id}-") as tmp:
+            named = Path(tmp) / _notebook_name(filename)
             os.link(upload, named) if _same_fs(upload, Path(tmp)) else shutil.copyfile(upload, named)
             results = grade_file(spec, named, backend=backend, out_dir=out,
-                                 options=GradeOptions(submitted_at=sub.submitted_at), sub_id=token)
+                                 options=GradeOptions(submitted_at=submitted_at), sub_id=token)
     except Exception as exc:
         log.exception("grading submission %s failed", submission_id)
         db.session.rollback()
         return _fail(submission_id, token, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    return store_result(submission_id, token, results, report_dir=f"reports/{sub.id}/{token}")
+    return store_result(submission_id, token, results, report_dir=f"reports/{submission_id}/{token}")
 
 
 def store_result(submission_id: int, token: str, results: dict, *, report_dir: str) -> str:
