@@ -86,6 +86,8 @@ def _wants_json() -> bool:
 
 
 def _register_hooks(app: Flask) -> None:
+    from handin.spec import SpecError
+
     from .authz import enforce_declared
     from .services.errors import ServiceError
 
@@ -104,6 +106,14 @@ def _register_hooks(app: Flask) -> None:
         if _wants_json():
             return jsonify(error=exc.message), exc.status
         return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(SpecError)
+    def broken_module(exc: SpecError):
+        app.logger.error("module spec problem: %s", exc)
+        message = "this assignment's configuration has a problem; the course staff have been told"
+        if _wants_json():
+            return jsonify(error=message), 503
+        return render_template("error.html", status=503, message=message), 503
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -39,7 +39,7 @@ def seed_if_new(app: Flask, say) -> None:
     with app.app_context():
         if not seed.needs_seed():
             return
-        made = seed.seed_demo()
+        made = seed.seed_demo(warn=say)
     path = app.extensions["handin"].instance / "demo-accounts.txt"
     lines = [f"{role:8} {email:24} {password}" for role, email, password in made]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -100,3 +100,19 @@ def starter_bundle(module: str) -> Path:
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     return zipped
+
+
+def release_problems(module: str) -> list[str]:
+    """What stops a module from being handed out: the same checks as ``handin validate``'s static ones."""
+    from handin.release import check_public_tests
+    from handin.validate import unmatched_points
+
+    try:
+        spec = load_spec(module)
+    except SpecError as exc:
+        return [str(exc)]
+    problems = list(check_public_tests(spec))
+    unmatched = unmatched_points(spec)
+    if unmatched:
+        problems.append("[points] names tests that do not exist: " + ", ".join(map(repr, unmatched)))
+    return problems
