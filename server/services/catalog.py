@@ -116,3 +116,22 @@ def release_problems(module: str) -> list[str]:
     if unmatched:
         problems.append("[points] names tests that do not exist: " + ", ".join(map(repr, unmatched)))
     return problems
+
+
+def sync_modules(course: Course) -> list[str]:
+    """Give the course an (unreleased) assignment for every module the repository has gained.
+
+    Modules whose spec is broken are skipped here; ``release_problems`` names what is wrong.
+    Returns the modules added.
+    """
+    have = {a.module for a in course.assignments}
+    added = []
+    for module in module_names():
+        if module in have:
+            continue
+        try:
+            add_module(course, module, released=False)
+        except SpecError:
+            continue
+        added.append(module)
+    return added

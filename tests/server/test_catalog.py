@@ -65,3 +65,17 @@ def test_a_broken_module_is_left_out_of_the_demo_course(tmp_path, database_url):
         assert len(made) == 5 and accounts.get_course("demo").assignments == []
         db.engine.dispose()
     assert len(warnings) == 1 and "module toy left out" in warnings[0] and "grading.scale" in warnings[0]
+
+
+def test_new_modules_appear_unreleased_in_every_course(tmp_path, database_url):
+    root = tmp_path / "course"
+    make_toy_module(root)
+    app = _app(tmp_path, database_url, root)
+    with app.app_context():
+        course = accounts.ensure_course("ml")
+        assert catalog.sync_modules(course) == ["toy"]
+        assert catalog.sync_modules(course) == []
+        db.session.commit()
+        a = accounts.get_course("ml").assignments
+        assert [(x.module, x.released) for x in a] == [("toy", False)]
+        db.engine.dispose()
