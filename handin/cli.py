@@ -154,6 +154,28 @@ def release_cmd(module_dir: Path, out_dir: Path) -> None:
         console.print(f"  {f}")
 
 
+@main.command("new")
+@click.argument("module")
+@click.option("--title", required=True, help="The assignment's title, shown to students.")
+@click.option("--course", required=True, help="The course it belongs to (free text, e.g. 'WASP Deep Learning').")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="The course repository (the folder holding assignments/, solutions/, graders/).")
+def new_cmd(module: str, title: str, course: str, root: Path) -> None:
+    """Start a module: assignments/, solutions/ and graders/ that `handin validate` passes at once."""
+    from .scaffold import ScaffoldError, new_module
+
+    try:
+        made = new_module(root.resolve(), module, title=title, course=course)
+    except ScaffoldError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    console.print(f"created module {module}:")
+    for f in made.files:
+        console.print(f"  {f.relative_to(root.resolve())}")
+    console.print(f"next: edit graders/{module}/build_notebooks.py and run it, then "
+                  f"`handin validate {root / 'assignments' / module}`")
+
+
 @main.group("sandbox")
 def sandbox_group() -> None:
     """Build and check the Docker sandbox images."""
