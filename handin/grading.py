@@ -72,7 +72,7 @@ def make_request(spec: ModuleSpec, notebook: Notebook, label: str, options: Grad
     data = tuple((rel, spec.paths.assignment_dir / rel) for rel in spec.assignment.data)
     return RunRequest(label=label, cells=notebook.code_cells, grader_dir=spec.paths.grader_dir,
                       data=data, limits=Limits.for_module(spec, wall_seconds=options.wall_seconds),
-                      seed=spec.grading.seed,
+                      seed=spec.grading.seed, on_cell_error=spec.grading.on_cell_error,
                       benchmark=spec.benchmark.run_config() if spec.benchmark else None)
 
 

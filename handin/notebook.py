@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .units import format_size
 
@@ -106,3 +107,29 @@ def parse_notebook(data: bytes, *, max_bytes: int, max_cells: int) -> Notebook:
 def _too_large(size: int, limit: int) -> str:
     return (f"the notebook is {format_size(size)}; the limit is {format_size(limit)} "
             "(clear all outputs — Edit → Clear All Outputs — and save again)")
+
+
+# ---------------------------------------------------------------- the run's notebook summary
+
+MAX_CELL_ERRORS = 1000  # cell errors a summary lists (intake's default cell cap); the rest are only counted
+
+
+def cell_errors(summary: Any) -> list[dict]:
+    """The cell errors of the student process's notebook summary, as plain bounded fields.
+
+    The summary comes from the process that runs student code, so nothing in it is trusted:
+    every entry is rebuilt here. An older summary with only ``error`` gives that one.
+    """
+    if not isinstance(summary, dict):
+        return []
+    raw = summary.get("errors")
+    if not isinstance(raw, list):
+        raw = [summary["error"]] if isinstance(summary.get("error"), dict) else []
+    out = []
+    for e in raw[:MAX_CELL_ERRORS + 1]:  # + the timeout that ends a run
+        if isinstance(e, dict):
+            index = e.get("cell_index")
+            out.append({"cell_index": index if type(index) is int and index >= 0 else None,
+                        "ename": str(e.get("ename") or "")[:200], "evalue": str(e.get("evalue") or "")[:2000],
+                        "traceback": str(e.get("traceback") or "")[:20_000]})
+    return out

@@ -76,7 +76,8 @@ def release(spec: ModuleSpec, out: Path) -> Path:
         for f in spec.grading.public_tests:
             shutil.copy2(spec.paths.grader_dir / f, tests / f)
         conftest = (TEMPLATES / "student_conftest.py").read_text()
-        (tests / "conftest.py").write_text(conftest.replace("@@NOTEBOOK@@", spec.assignment.starter))
+        (tests / "conftest.py").write_text(conftest.replace("@@NOTEBOOK@@", spec.assignment.starter)
+                                           .replace("@@ON_CELL_ERROR@@", spec.grading.on_cell_error))
     (bundle / "README.md").write_text(_readme(spec))
     _check_bundle(spec, bundle)
     archive = out / f"{spec.name}.zip"
@@ -115,5 +116,8 @@ def _readme(spec: ModuleSpec) -> str:
                   "Set HANDIN_NOTEBOOK=path/to/your.ipynb to test another copy of the notebook.", ""]
     lines += ["Your notebook is run top to bottom in a fresh sandbox without network access;",
               "`!` shell commands and `%pip` are not run there. Load data from the `data/` folder",
-              "with relative paths, as the starter does."]
+              "with relative paths, as the starter does.",
+              ("A cell that raises an error stops the run there: the cells after it do not run."
+               if spec.grading.on_cell_error == "stop" else
+               "A cell that raises an error is reported, and the cells after it still run.")]
     return "\n".join(lines) + "\n"

@@ -54,12 +54,17 @@ STATUS_EXPLANATIONS: dict[str, str] = {
     "crash": ("The run ended abnormally before the tests could finish: the process running your notebook "
               "died, or the grading environment failed. Tests that could not run count as failed. If the "
               "reason below does not point at your code, ask a TA: they can see more detail."),
-    "cell_error": ("One of your code cells raised an error, so execution stopped there. Later cells did "
-                   "not run, and tests that needed them failed. The error and its traceback are shown "
-                   "below."),
+    "cell_error": ("One or more of your code cells raised an error. The other cells still ran, so only "
+                   "the tests that needed what a failed cell defines failed. Each error and its traceback "
+                   "are shown below."),
     "invalid": ("Your submission was not accepted, so none of its code was run and no tests passed. The "
                 "reason is shown below. Fix it and hand in again."),
 }
+
+# A module with [grading] on_cell_error = "stop" runs no cell after the first that raised.
+CELL_ERROR_STOP_EXPLANATION = ("One of your code cells raised an error, so execution stopped there. Later "
+                               "cells did not run, and tests that needed them failed. The error and its "
+                               "traceback are shown below.")
 
 VISIBILITY_LABELS: dict[str, str] = {
     "visible": "visible",
@@ -198,6 +203,8 @@ def _common_view(results: dict) -> dict[str, Any]:
         percent = (100.0 * score / max_score) if _is_number(score) and _is_number(max_score) and max_score else 0.0
     grade = results.get("grade") if isinstance(results.get("grade"), dict) else {}
     sub = results.get("submission") if isinstance(results.get("submission"), dict) else {}
+    nb = results.get("notebook") if isinstance(results.get("notebook"), dict) else {}
+    stopped = nb.get("on_cell_error") == "stop"
     return {
         "module": _text(results.get("module")),
         "score": _num(score),
@@ -209,7 +216,8 @@ def _common_view(results: dict) -> dict[str, Any]:
         "passed": bool(grade.get("passed")),
         "status": status if status in STATUS_TITLES else "unknown",
         "status_title": STATUS_TITLES.get(status, _text(status) or "Unknown status"),
-        "status_explanation": STATUS_EXPLANATIONS.get(status, ""),
+        "status_explanation": (CELL_ERROR_STOP_EXPLANATION if status == "cell_error" and stopped
+                               else STATUS_EXPLANATIONS.get(status, "")),
         "status_reason": _text(results.get("status_reason")),
         "execution_time": f"{_num(results['execution_time'])} s" if _is_number(results.get("execution_time")) else "",
         "late": _late_view(results.get("late")),
@@ -243,16 +251,21 @@ def _late_view(late: Any) -> dict[str, Any] | None:
 def _notebook_view(nb: Any) -> dict[str, Any] | None:
     if not isinstance(nb, dict):
         return None
-    err = nb.get("error") if isinstance(nb.get("error"), dict) else None
+    errors = _dicts(nb.get("errors"))
+    if not errors and isinstance(nb.get("error"), dict):
+        errors = [nb["error"]]  # a results.json from before the error list
+    failed = nb.get("cells_failed")
     return {
         "cells_total": _text(nb.get("cells_total")) if nb.get("cells_total") is not None else "?",
         "cells_run": _text(nb.get("cells_run")) if nb.get("cells_run") is not None else "?",
-        "error": None if err is None else {
+        "cells_failed": _text(failed) if _is_number(failed) else str(len(errors)),
+        "stopped": nb.get("on_cell_error") == "stop",
+        "errors": [{
             "cell_index": _text(err.get("cell_index")) if err.get("cell_index") is not None else "?",
             "ename": _text(err.get("ename")),
             "evalue": _text(err.get("evalue")),
             "traceback": _text(err.get("traceback")),
-        },
+        } for err in errors],
     }
 
 

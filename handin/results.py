@@ -12,14 +12,16 @@ import ast
 import datetime as dt
 import json
 import math
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from .notebook import Notebook
+from .notebook import Notebook, cell_errors
 from .bench.scoring import apply_benchmarks
+from .points import exact, shown, text as points_text
 from .sandboxing import RunOutcome
 from .spec import ModuleSpec
 
@@ -74,22 +76,22 @@ def _marker_points(fn: ast.FunctionDef) -> float | None:
 # ---------------------------------------------------------------- status
 
 
-def run_status(outcome: RunOutcome) -> tuple[str, str]:
+def run_status(outcome: RunOutcome, on_cell_error: str = "continue") -> tuple[str, str]:
     """(status, one-line reason) of a run that got past intake."""
     raw = outcome.raw or {}
     nb = raw.get("notebook") or {}
-    error = nb.get("error") or {}
+    errors = cell_errors(nb)
     log = outcome.student_log[-20_000:]
     if outcome.error and not outcome.timed_out:
         return "crash", f"the sandbox failed: {outcome.error}"
     if outcome.timed_out:
         return "timeout", f"the run was stopped at its {outcome.environment.get('limits', {}).get('wall_seconds', '?')} s wall-clock limit"
     if nb.get("timed_out"):
-        where = f" in code cell {error.get('cell_index')}" if error.get("cell_index") is not None else ""
+        where = _in_cell(errors[-1] if errors else {})  # the timeout is the last entry
         return "timeout", f"the notebook ran past its time budget{where}"
-    if error.get("ename") == "MemoryError" or (not nb.get("available", True) and any(s in log for s in _MEMORY_SIGNS)):
-        return "memory", "the notebook ran out of memory" + (
-            f" in code cell {error['cell_index']}" if error.get("cell_index") is not None else "")
+    memory = next((e for e in errors if e["ename"] == "MemoryError"), None)
+    if memory or (not nb.get("available", True) and any(s in log for s in _MEMORY_SIGNS)):
+        return "memory", "the notebook ran out of memory" + _in_cell(memory or {})
     if not nb.get("available", True):
         return "crash", f"the student process ended before the tests: {nb.get('reason', 'unknown')}"
     if raw.get("collection_errors") or raw.get("pytest_exit_code", 0) not in (0, 1, 5):
@@ -97,10 +99,28 @@ def run_status(outcome: RunOutcome) -> tuple[str, str]:
     broken = raw.get("channel_broken")
     if broken and "did not answer" not in broken:
         return "crash", f"the student process failed during the tests: {broken}"
-    if error:
-        return "cell_error", (f"execution stopped at code cell {error.get('cell_index')}: "
-                              f"{error.get('ename')}: {str(error.get('evalue', ''))[:300]}")
+    if errors:
+        first = errors[0]
+        what = f"{first['ename']}: {first['evalue'][:300]}"
+        if on_cell_error == "stop":
+            return "cell_error", f"execution stopped at code cell {first['cell_index']}: {what}"
+        failed = _cells_failed(nb, errors)
+        if failed > 1:
+            return "cell_error", (f"{failed} code cells raised errors, the first code cell {first['cell_index']}: "
+                                  f"{what}; the other cells ran")
+        return "cell_error", f"code cell {first['cell_index']} raised {what}; the other cells ran"
     return "ok", "the notebook ran to the end"
+
+
+def _in_cell(error: dict) -> str:
+    return f" in code cell {error['cell_index']}" if error.get("cell_index") is not None else ""
+
+
+def _cells_failed(nb: dict, errors: list[dict]) -> int:
+    """Cells that raised (a timeout is not one of them); counted by the student process past the cap."""
+    n = nb.get("cells_failed")
+    listed = sum(1 for e in errors if e["ename"] != "NotebookTimeout")
+    return n if type(n) is int and n >= listed else listed
 
 
 # ---------------------------------------------------------------- scoring
@@ -114,18 +134,21 @@ def late_penalty(spec: ModuleSpec, submitted_at: dt.datetime | None) -> dict | N
         raise ValueError("submitted_at must carry a time zone")
     late_by = (submitted_at - due).total_seconds()
     days = max(0, math.ceil(late_by / 86400)) if late_by > 0 else 0
+    return {"submitted_at": submitted_at.isoformat(), "due": due.isoformat(), "days_late": days,
+            "penalty_percent": shown(_late_percent(spec, days))}
+
+
+def _late_percent(spec: ModuleSpec, days: int) -> Fraction:
     d = spec.deadline
     if days == 0:
-        percent = 0.0
-    elif d.max_late_days and days > d.max_late_days:
-        percent = 100.0
-    else:
-        percent = min(100.0, d.late_penalty_per_day * days)
-    return {"submitted_at": submitted_at.isoformat(), "due": due.isoformat(), "days_late": days,
-            "penalty_percent": percent}
+        return Fraction(0)
+    if d.max_late_days and days > d.max_late_days:
+        return Fraction(100)
+    return min(Fraction(100), exact(d.late_penalty_per_day) * days)
 
 
-def score_tests(spec: ModuleSpec, raw_tests: list[dict]) -> list[dict]:
+def _exact_tests(spec: ModuleSpec, raw_tests: list[dict]) -> list[dict]:
+    """Tests with their points as exact fractions (``score`` and ``max_score``)."""
     ids = [str(t.get("nodeid", "")) for t in raw_tests]
     tests = []
     for t in raw_tests:
@@ -136,8 +159,8 @@ def score_tests(spec: ModuleSpec, raw_tests: list[dict]) -> list[dict]:
         max_score = spec.test_points(nodeid, name, marker, ids)
         passed = t.get("outcome") == "passed"
         fraction = t.get("fraction", 1.0)
-        fraction = float(fraction) if isinstance(fraction, (int, float)) and 0 <= fraction <= 1 else 0.0
-        score = round(max_score * fraction, 6) if passed else 0.0
+        fraction = exact(fraction) if isinstance(fraction, (int, float)) and 0 <= fraction <= 1 else Fraction(0)
+        score = max_score * fraction if passed else Fraction(0)
         message = str(t.get("credit_message") or "") if passed else str(t.get("message") or "")
         if t.get("outcome") == "not run":
             message = "not run"
@@ -152,10 +175,19 @@ def score_tests(spec: ModuleSpec, raw_tests: list[dict]) -> list[dict]:
     return tests
 
 
-def unrun_tests(spec: ModuleSpec, reason: str) -> list[dict]:
+def _shown_tests(tests: list[dict]) -> list[dict]:
+    return [dict(t, score=shown(t["score"], t["max_score"]), max_score=shown(t["max_score"])) for t in tests]
+
+
+def score_tests(spec: ModuleSpec, raw_tests: list[dict]) -> list[dict]:
+    """The judge's test records → results.json tests (points rounded for output)."""
+    return _shown_tests(_exact_tests(spec, raw_tests))
+
+
+def _unrun_tests(spec: ModuleSpec, reason: str) -> list[dict]:
     found = list_tests(spec.paths.grader_dir)
-    return score_tests(spec, [{"nodeid": n, "name": name, "marker_points": pts, "outcome": "not run",
-                               "message": reason} for n, name, pts in found])
+    return _exact_tests(spec, [{"nodeid": n, "name": name, "marker_points": pts, "outcome": "not run",
+                                "message": reason} for n, name, pts in found])
 
 
 def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | None = None,
@@ -165,23 +197,27 @@ def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | N
     review: dict | None = None
     if intake_error is not None or outcome is None:
         status, reason = "invalid", intake_error or "no run"
-        tests = unrun_tests(spec, "not run: the submission was not accepted")
+        tests = _unrun_tests(spec, "not run: the submission was not accepted")
         nb_summary = None
         environment: dict[str, Any] = {}
     else:
-        status, reason = run_status(outcome)
+        status, reason = run_status(outcome, spec.grading.on_cell_error)
         if outcome.raw is not None:
             # Timed benchmarks: thresholds for the detected hardware profile → test fractions.
             raw_tests, benchmarks, review = apply_benchmarks(spec, outcome.raw.get("tests", []),
                                                              outcome.raw.get("benchmarks"))
-            tests = score_tests(spec, raw_tests)
+            tests = _exact_tests(spec, raw_tests)
         else:
-            tests = unrun_tests(spec, f"not run: {reason}")
+            tests = _unrun_tests(spec, f"not run: {reason}")
         raw_nb = (outcome.raw or {}).get("notebook") or {}
+        errors = cell_errors(raw_nb)
         nb_summary = {
             "cells_total": len(notebook.code_cells) if notebook else raw_nb.get("cells_total"),
             "cells_run": raw_nb.get("cells_run"),
-            "error": raw_nb.get("error"),
+            "cells_failed": _cells_failed(raw_nb, errors),
+            "error": errors[0] if errors else None,
+            "errors": errors,
+            "on_cell_error": spec.grading.on_cell_error,
         }
         environment = dict(outcome.environment, protections=outcome.protections)
         profiles = sorted({str(b["profile"]) for b in benchmarks if isinstance(b.get("profile"), str)})
@@ -192,19 +228,22 @@ def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | N
             environment.update({k: str(v)[:40] for k, v in runtime.items() if k in ("python", "numpy", "torch")})
         execution_time = outcome.wall_seconds
 
-    raw_score = sum(t["score"] for t in tests)
-    max_score = sum(t["max_score"] for t in tests)
+    # Exact sums: a full pass scores exactly max_score, whatever the splits and credits.
+    raw_score = sum((t["score"] for t in tests), Fraction(0))
+    max_score = sum((t["max_score"] for t in tests), Fraction(0))
     late = late_penalty(spec, submitted_at)
     score = raw_score
     if late and late["penalty_percent"]:
-        late["points_deducted"] = round(min(raw_score, max_score * late["penalty_percent"] / 100), 6)
-        score = raw_score - late["points_deducted"]
-    score = round(max(0.0, score), 6)
-    percent = 100.0 * score / max_score if max_score else 0.0
-    grade = spec.scale.grade(percent if status != "invalid" else 0.0)
+        deducted = min(raw_score, max_score * _late_percent(spec, late["days_late"]) / 100)
+        late["points_deducted"] = shown(deducted)
+        score = raw_score - deducted
+    percent = 100 * score / max_score if max_score else Fraction(0)
+    grade = spec.scale.grade(float(percent) if status != "invalid" else 0.0)
+    score_out, max_out = shown(score, max_score), shown(max_score)
 
     label = f" — grade {grade.label}" if grade.label else ""
-    summary = [f"Score {score:g}/{max_score:g} ({percent:.1f}%){label}, {'passed' if grade.passed else 'not passed'}.",
+    summary = [f"Score {points_text(score_out)}/{points_text(max_out)} ({float(percent):.1f}%){label}, "
+               f"{'passed' if grade.passed else 'not passed'}.",
                f"Status: {status} ({reason})."]
     if review:
         summary.append(f"Held for TA review: {len(review['reasons'])} benchmark issue(s); "
@@ -213,14 +252,14 @@ def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | N
         summary.append(f"Handed in {late['days_late']} day(s) late: {late['penalty_percent']:g}% of the "
                        f"points deducted.")
     return {
-        "score": score,
-        "max_score": max_score,
+        "score": score_out,
+        "max_score": max_out,
         "execution_time": round(execution_time, 3),
         "output": " ".join(summary),
-        "tests": tests,
+        "tests": _shown_tests(tests),
         "status": status,
         "status_reason": reason,
-        "percent": round(percent, 3),
+        "percent": shown(percent, Fraction(100), 3),
         "grade": {"scale": grade.scale, "label": grade.label, "passed": grade.passed},
         "late": late,
         "module": spec.name,

@@ -72,12 +72,13 @@ class RunRequest:
     limits: Limits
     seed: int = 0
     benchmark: dict[str, Any] | None = None  # [benchmark] run parameters for the judge's harness
+    on_cell_error: str = "continue"          # [grading] on_cell_error: "continue" or "stop"
 
     def student_config(self) -> dict[str, Any]:
         lim = self.limits
         return {"cells": list(self.cells), "notebook_seconds": lim.notebook_seconds,
                 "call_seconds": lim.call_seconds, "max_message_bytes": lim.max_message_bytes,
-                "seed": self.seed, "threads": lim.cpus, "fd": CHANNEL_FD}
+                "seed": self.seed, "threads": lim.cpus, "fd": CHANNEL_FD, "on_cell_error": self.on_cell_error}
 
     def judge_config(self) -> dict[str, Any]:
         lim = self.limits

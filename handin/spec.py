@@ -16,11 +16,13 @@ import fnmatch
 import math
 import tomllib
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .points import exact
 from .scales import PRESETS, Scale, make_scale
 from .units import parse_duration, parse_size
 
@@ -66,6 +68,9 @@ class GradingSection(_Strict):
     hidden_visibility: Literal["visible", "hidden", "after_due_date", "after_published"] = "after_published"
     default_points: float = Field(1.0, ge=0)
     seed: int = 0
+    # A code cell that raises: "continue" records the error and runs the next cells (only what
+    # depends on the failed cell is lost); "stop" ends the notebook there, later cells never run.
+    on_cell_error: Literal["continue", "stop"] = "continue"
 
     @model_validator(mode="after")
     def _scale_builds(self) -> "GradingSection":
@@ -256,20 +261,20 @@ class ModuleSpec:
         g = self.grading
         return make_scale(g.scale, pass_threshold=g.pass_threshold, cutoffs=g.cutoffs)
 
-    def test_points(self, nodeid: str, name: str, marker: float | None, all_ids: list[str]) -> float:
-        """Points for one test: assignment.toml first, then the marker, then the default.
+    def test_points(self, nodeid: str, name: str, marker: float | None, all_ids: list[str]) -> Fraction:
+        """Points for one test, exact: assignment.toml first, then the marker, then the default.
 
         A key in ``[points]`` may name a test (``test_relu``), a node id
         (``test_numpy.py::test_relu``) or a glob (``test_forward*``); its points
-        are split evenly among every test it matches.
+        are split evenly among every test it matches (2 over 3 tests: 2/3 each).
         """
         for key, pts in self.points.items():
             if matches(key, nodeid, name):
                 n = sum(1 for other in all_ids if matches(key, other, other.split("::")[-1]))
-                return pts / max(n, 1)
+                return exact(pts) / max(n, 1)
         if marker is not None:
-            return marker
-        return self.grading.default_points
+            return exact(marker)
+        return exact(self.grading.default_points)
 
     def test_visibility(self, nodeid: str, marker: str | None) -> str:
         if marker in VISIBILITIES:

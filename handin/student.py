@@ -15,13 +15,16 @@ import random
 import signal
 import socket
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import wire
+from .notebook import MAX_CELL_ERRORS
 
 MAX_TRACEBACK = 20_000
+MAX_TRACEBACKS = 200_000      # all the cells' tracebacks together: the summary must fit one message
 MAX_ITER_ITEMS = 100_000
 SKIPPED_MAGICS = {
     "line": ("system", "sx", "sc", "pip", "conda", "mamba", "micromamba", "uv", "bg", "killbgscripts"),
@@ -48,6 +51,7 @@ class Config:
     threads: int = 1
     fd: int = 3
     links: dict = field(default_factory=dict)  # name in the cwd → read-only data path
+    on_cell_error: str = "continue"            # or "stop": no cell runs after one that raised
 
     @classmethod
     def load(cls, path: str) -> "Config":
@@ -110,34 +114,54 @@ def seed_everything(seed: int, threads: int, load_torch: bool) -> None:
             pass
 
 
-def run_cells(shell, cells: list[str], budget: float) -> dict:
-    """Run code cells in order, stop at the first error. Returns the notebook summary."""
-    summary: dict[str, Any] = {"cells_total": len(cells), "cells_run": 0, "error": None,
-                               "timed_out": False}
+def run_cells(shell, cells: list[str], budget: float, on_error: str = "continue") -> dict:
+    """Run code cells in order and return the notebook summary.
+
+    A cell that raises is recorded in ``errors`` (index, exception, traceback; ``error`` is
+    the first); with ``on_error="continue"`` the next cells still run, with ``"stop"`` none
+    after it does. Running past the notebook's time budget always ends the run, and what was
+    defined before stays. ``cells_run`` counts the cells that ran to their end, those that
+    raised included.
+    """
+    errors: list[dict] = []
+    summary: dict[str, Any] = {"cells_total": len(cells), "cells_run": 0, "cells_failed": 0, "error": None,
+                               "errors": errors, "timed_out": False, "on_cell_error": on_error}
+    room = MAX_TRACEBACKS
+
+    def record(index: int, exc: BaseException, tb: str) -> None:
+        nonlocal room
+        if len(errors) < MAX_CELL_ERRORS or isinstance(exc, NotebookTimeout):  # past the cap: counted only
+            tb = tb[-room:] if room > 0 else ""
+            room -= len(tb)
+            errors.append({"cell_index": index, "ename": type(exc).__name__,
+                           "evalue": _safe_str(exc)[:2000], "traceback": tb})
+            summary["error"] = errors[0]
 
     def on_alarm(signum, frame):
         raise NotebookTimeout(f"the notebook ran past its {budget:g} s time budget")
 
+    deadline = time.monotonic() + budget
     signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, budget)
     try:
         for index, source in enumerate(cells):
+            if time.monotonic() >= deadline:  # a cell that caught the alarm has spent the budget
+                raise NotebookTimeout(f"the notebook ran past its {budget:g} s time budget")
             result = shell.run_cell(source, store_history=False)
             exc = result.error_before_exec or result.error_in_exec
-            if exc is not None:
-                summary["error"] = {
-                    "cell_index": index,
-                    "ename": type(exc).__name__,
-                    "evalue": str(exc)[:2000],
-                    "traceback": _format_exception(exc),
-                }
-                summary["timed_out"] = isinstance(exc, NotebookTimeout)
+            if isinstance(exc, NotebookTimeout):
+                summary["timed_out"] = True
+                record(index, exc, _format_exception(exc))
                 break
             summary["cells_run"] = index + 1
+            if exc is not None:
+                summary["cells_failed"] += 1
+                record(index, exc, _format_exception(exc))
+                if on_error == "stop":
+                    break
     except NotebookTimeout as exc:  # fired between cells, outside IPython's own handler
         summary["timed_out"] = True
-        summary["error"] = {"cell_index": summary["cells_run"], "ename": "NotebookTimeout",
-                            "evalue": str(exc), "traceback": ""}
+        record(summary["cells_run"], exc, "")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return summary
@@ -300,9 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     shell = make_shell()
     seed_everything(config.seed, config.threads,
                     load_torch=any("torch" in c for c in config.cells))
-    summary = run_cells(shell, config.cells, config.notebook_seconds)
+    summary = run_cells(shell, config.cells, config.notebook_seconds,
+                        "stop" if config.on_cell_error == "stop" else "continue")
     server = Server(shell.user_ns, sock, config)
-    server.notebook = summary  # the bench launcher exports only the cells that ran
+    server.notebook = summary  # the bench launcher exports the cells that ran (failed ones guarded)
     server.send({"id": 0, "ok": {"ready": summary}})
     server.serve_forever()
     return 0

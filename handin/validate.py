@@ -10,6 +10,7 @@ import concurrent.futures as cf
 from dataclasses import dataclass, field
 
 from .grading import GradeOptions, grade_file
+from .points import text as points_text
 from .release import check_public_tests
 from .results import list_tests
 from .sandboxing import Backend
@@ -63,13 +64,15 @@ def validate_module(spec: ModuleSpec, *, backend: Backend, jobs: int = 2,
                                sub_id=name.replace(" ", "-")) for name, path in runs]
         sol, starter, sol2 = (f.result() for f in futures)
 
+    # Exact: results.json shows a score equal to max_score only when the exact sum is full.
     full = sol["status"] == "ok" and sol["score"] == sol["max_score"] and sol["max_score"] > 0
     v.checks.append(Check("reference solution gets full marks", full,
-                          f"{sol['score']:g}/{sol['max_score']:g}, status {sol['status']}"
+                          f"{points_text(sol['score'])}/{points_text(sol['max_score'])}, status {sol['status']}"
                           + ("" if full else f"; not full: {_failing(sol) or sol['status_reason']}")))
     v.checks.append(Check("starter notebook does not pass", not starter["grade"]["passed"]
                           and starter["score"] < starter["max_score"],
-                          f"{starter['score']:g}/{starter['max_score']:g}, grade {starter['grade']['label']}"))
+                          f"{points_text(starter['score'])}/{points_text(starter['max_score'])}, "
+                          f"grade {starter['grade']['label']}"))
     first = {t["name"]: (t["status"], t["score"]) for t in sol["tests"]}
     second = {t["name"]: (t["status"], t["score"]) for t in sol2["tests"]}
     differ = sorted(n for n in first.keys() | second.keys() if first.get(n) != second.get(n))

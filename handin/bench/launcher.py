@@ -167,8 +167,10 @@ class Launcher:
     notebook's definitions), and one in the judge for its own baselines (``cells=None``: the
     ranks import no student code)."""
 
-    def __init__(self, cells: list[str] | None, cells_run: int | None, call_seconds: float):
+    def __init__(self, cells: list[str] | None, cells_run: int | None, call_seconds: float,
+                 failed: frozenset[int] = frozenset()):
         self.cells = [] if cells is None else list(cells if cells_run is None else cells[:cells_run])
+        self.failed = failed  # cells that raised in the notebook: their definitions are exported guarded
         self.call_seconds = call_seconds
         self.pool: Pool | None = None
         self.module_dir: str | None = None
@@ -179,7 +181,7 @@ class Launcher:
             return None
         if self.module_dir is None:
             self.module_dir = tempfile.mkdtemp(prefix="handin-ranks-")
-            export.write_module(self.cells, self.module_dir, self.module_name)
+            export.write_module(self.cells, self.module_dir, self.module_name, self.failed)
         return self.module_dir
 
     def _deadline(self) -> float:
@@ -246,8 +248,11 @@ def handle(server: Any, req: dict) -> Any:
     """Entry point from :class:`handin.student.Server` for every ``bench_*`` operation."""
     global _LAUNCHER
     if _LAUNCHER is None:
-        summary = getattr(server, "notebook", None) or {}
-        cells_run = summary.get("cells_run") if isinstance(summary, dict) else None
+        summary = getattr(server, "notebook", None)
+        summary = summary if isinstance(summary, dict) else {}
+        cells_run = summary.get("cells_run")
+        failed = frozenset(e["cell_index"] for e in summary.get("errors") or ()
+                           if isinstance(e, dict) and isinstance(e.get("cell_index"), int))
         _LAUNCHER = Launcher(server.config.cells, cells_run if isinstance(cells_run, int) else None,
-                             server.config.call_seconds)
+                             server.config.call_seconds, failed)
     return _LAUNCHER.handle(req)

@@ -117,6 +117,23 @@ def test_released_public_tests_run_with_plain_pytest(runner, toy_module, tmp_pat
     assert solved.returncode == 0, solved.stdout
 
 
+@pytest.mark.parametrize("policy,passes", [("continue", True), ("stop", False)])
+def test_released_public_tests_follow_the_modules_cell_error_policy(runner, tmp_path, policy, passes):
+    import subprocess
+    import sys
+    from builders import TOY_TOML, make_toy_module
+    toml = TOY_TOML.replace("pass_threshold = 50", f'pass_threshold = 50\non_cell_error = "{policy}"')
+    a = make_toy_module(tmp_path / "course", toml=toml)
+    runner.invoke(main, ["release", str(a), "--out", str(tmp_path / "dist")])
+    bundle = tmp_path / "dist" / "toy"
+    assert ("cells after it still run" in (bundle / "README.md").read_text()) is passes
+    nb = write_notebook(tmp_path / "mine.ipynb", ["1 / 0", "def double(x):\n    return 2 * x"])
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests"], cwd=bundle,
+                         capture_output=True, text=True, env={"HANDIN_NOTEBOOK": str(nb), "PATH": "/usr/bin:/bin"})
+    assert "code cell 0 raised ZeroDivisionError" in run.stdout
+    assert (run.returncode == 0) is passes, run.stdout
+
+
 @pytest.mark.slow
 def test_validate_passes_a_good_module_and_fails_a_broken_one(runner, toy_module):
     r = runner.invoke(main, ["validate", str(toy_module.paths.assignment_dir)])
@@ -126,6 +143,36 @@ def test_validate_passes_a_good_module_and_fails_a_broken_one(runner, toy_module
     assert "test_scale" in r.output
     assert "starter notebook does not pass: 0/5" in r.output
     assert "hidden tests are deterministic" in r.output
+
+
+SPLIT_HIDDEN = '''
+def test_part_a(student):
+    assert student.double(1) == 2
+
+def test_part_b(student):
+    assert student.double(-3) == -6
+
+def test_part_c(student):
+    assert student.scale(2) == 6
+'''
+
+
+@pytest.mark.slow
+def test_validate_passes_three_tests_sharing_two_points(runner, tmp_path):
+    from builders import TOY_TOML, make_toy_module
+    a = make_toy_module(tmp_path, toml=TOY_TOML + '\n[points]\n"test_part_*" = 2\n', hidden=SPLIT_HIDDEN)
+    r = runner.invoke(main, ["validate", str(a)])
+    assert "reference solution gets full marks: 3/3" in r.output, r.output  # 2 split three ways + public 1
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "results"
+    runner.invoke(main, ["grade", str(a), str(a.parent.parent / "solutions" / "toy" / "solution.ipynb"),
+                         "--out", str(out)])
+    doc = json.loads((out / "solution" / "results.json").read_text())
+    parts = [t for t in doc["tests"] if "test_part_" in t["name"]]
+    assert [t["max_score"] for t in parts] == [0.666667] * 3
+    assert doc["score"] == doc["max_score"] == 3 and doc["percent"] == 100
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert rows[0]["score"] == rows[0]["max_score"] == "3.0"
 
 
 @pytest.mark.slow

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 from markupsafe import escape
 
-from handin.report import (STATUS_EXPLANATIONS, render_student_report, render_ta_report,
-                           write_reports)
+from handin.report import (CELL_ERROR_STOP_EXPLANATION, STATUS_EXPLANATIONS, render_student_report,
+                           render_ta_report, write_reports)
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "handin" / "schema"
                      / "results.schema.json").read_text())
@@ -200,7 +200,49 @@ def test_status_explanations(status):
 
 def test_timeout_explanation_is_plain():
     assert "time limit" in STATUS_EXPLANATIONS["timeout"]
-    assert "later cells" in STATUS_EXPLANATIONS["cell_error"].replace("Later", "later")
+    assert "other cells still ran" in STATUS_EXPLANATIONS["cell_error"]
+    assert "later cells" in CELL_ERROR_STOP_EXPLANATION.replace("Later", "later")
+
+
+def _failed_cells_notebook(policy: str) -> dict:
+    errors = [{"cell_index": 2, "ename": "NameError", "evalue": "name 'grad_chek' is not defined",
+               "traceback": "Traceback\n  grad_chek(params)\nNameError: name 'grad_chek' is not defined"},
+              {"cell_index": 7, "ename": "ZeroDivisionError", "evalue": "division by zero",
+               "traceback": "Traceback\n  1 / 0\nZeroDivisionError: division by zero"}]
+    return {"cells_total": 9, "cells_run": 9 if policy == "continue" else 3, "cells_failed": len(errors),
+            "error": errors[0], "errors": errors if policy == "continue" else errors[:1], "on_cell_error": policy}
+
+
+def test_every_failed_cell_is_listed_in_both_reports():
+    nb = _failed_cells_notebook("continue")
+    hidden = [_test("test_h.py::test_secret", passed=False, visibility="hidden", output="HIDDEN_MSG",
+                    detail="HIDDEN_DETAIL")]
+    results = make_results(hidden, notebook=nb, status="cell_error",
+                           reason="2 code cells raised errors, the first code cell 2: NameError")
+    student, ta = render_student_report(results), render_ta_report(results)
+    for html in (student, ta):
+        assert "Code cell 2 raised" in html and "Code cell 7 raised" in html
+        assert "grad_chek(params)" in html and "1 / 0" in html
+        assert "cells that raised an error: 2" in html
+        assert str(escape(STATUS_EXPLANATIONS["cell_error"])) in html
+        assert "The cells after a failed cell still ran" in html
+    assert "HIDDEN_MSG" not in student and "HIDDEN_DETAIL" not in student
+
+
+def test_stop_policy_says_later_cells_did_not_run():
+    results = make_results(notebook=_failed_cells_notebook("stop"), status="cell_error",
+                           reason="execution stopped at code cell 2: NameError")
+    for html in (render_student_report(results), render_ta_report(results)):
+        assert str(escape(CELL_ERROR_STOP_EXPLANATION)) in html
+        assert "Code cell 2 raised" in html and "Code cell 7" not in html
+        assert "the cells after it did not run" in html
+
+
+def test_a_results_file_with_only_the_first_error_still_renders():
+    nb = {"cells_total": 5, "cells_run": 3,
+          "error": {"cell_index": 3, "ename": "KeyError", "evalue": "'k'", "traceback": "tb"}}
+    html = render_student_report(make_results(notebook=nb, status="cell_error", reason="r"))
+    assert "Code cell 3 raised" in html
 
 
 def test_invalid_results_render():

@@ -27,6 +27,25 @@ def test_points_from_spec_markers_and_default(tmp_path):
     assert spec.test_points("t.py::test_x", "test_x", None, ids) == 1  # default
 
 
+def test_split_points_are_exact(tmp_path):
+    from fractions import Fraction
+    toml = TOY_TOML + '\n[points]\n"test_part_*" = 2\n"test_tenth" = 0.1\n'
+    spec = load_module(make_toy_module(tmp_path, toml=toml))
+    ids = ["t.py::test_part_a", "t.py::test_part_b", "t.py::test_part_c"]
+    parts = [spec.test_points(i, i.split("::")[1], None, ids) for i in ids]
+    assert parts == [Fraction(2, 3)] * 3 and sum(parts) == 2
+    assert spec.test_points("t.py::test_tenth", "test_tenth", None, ids) == Fraction(1, 10)
+
+
+def test_on_cell_error_policy(tmp_path):
+    assert load_module(make_toy_module(tmp_path / "a")).grading.on_cell_error == "continue"  # the default
+    stop = TOY_TOML.replace("pass_threshold = 50", 'pass_threshold = 50\non_cell_error = "stop"')
+    assert load_module(make_toy_module(tmp_path / "b", toml=stop)).grading.on_cell_error == "stop"
+    bad = TOY_TOML.replace("pass_threshold = 50", 'pass_threshold = 50\non_cell_error = "skip"')
+    with pytest.raises(SpecError, match="grading.on_cell_error"):
+        load_module(make_toy_module(tmp_path / "c", toml=bad))
+
+
 @pytest.mark.parametrize("change,expected", [
     (("memory = \"2GiB\"", "memory = \"lots\""), "resources.memory: cannot read 'lots' as a size"),
     (("wall_time = \"40s\"", "wall_time = \"forever\""), "resources.wall_time: cannot read 'forever'"),

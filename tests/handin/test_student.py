@@ -32,15 +32,59 @@ def test_shell_escapes_and_subprocess_magics_do_not_run(start, tmp_path):
     assert b"shell command not run by the grader" in proc.stdout.read()
 
 
-def test_cell_error_stops_execution_with_index_and_traceback(start):
-    student, summary, _ = start(["a = 1", "def f():\n    return 1 / 0\nf()", "b = 2"])
+def test_cell_error_is_recorded_and_the_next_cells_run(start):
+    student, summary, _ = start(["a = 1", "def f():\n    return 1 / 0\nf()", "b = 2", "import nope", "c = 3"])
+    assert summary["on_cell_error"] == "continue" and not summary["timed_out"]
+    assert [(e["cell_index"], e["ename"]) for e in summary["errors"]] == [(1, "ZeroDivisionError"),
+                                                                          (3, "ModuleNotFoundError")]
+    assert summary["error"] == summary["errors"][0]  # the first, as before
+    assert "ZeroDivisionError" in summary["errors"][0]["traceback"] and "return 1 / 0" in summary["errors"][0]["traceback"]
+    assert summary["cells_run"] == 5 and summary["cells_failed"] == 2
+    assert (student.a, student.b, student.c) == (1, 2, 3)
+    assert student.f.type_name == "function"  # what the failed cell defined before it raised
+    with pytest.raises(MissingName, match=r"code cell 1 raised ZeroDivisionError and 1 more"):
+        student.nope
+
+
+def test_cell_error_stops_execution_under_stop(start):
+    student, summary, _ = start(["a = 1", "def f():\n    return 1 / 0\nf()", "b = 2"], on_cell_error="stop")
     err = summary["error"]
     assert err["cell_index"] == 1 and err["ename"] == "ZeroDivisionError"
     assert "ZeroDivisionError" in err["traceback"]
-    assert summary["cells_run"] == 1
+    assert summary["errors"] == [err] and summary["cells_run"] == 2  # cells 0 and 1 ran; 1 raised
     assert student.a == 1
     with pytest.raises(MissingName, match="stopped at code cell 1"):
         student.b
+
+
+def test_a_timeout_ends_the_run_after_earlier_cell_errors(start):
+    student, summary, _ = start(["a = 1", "1 / 0", "while True:\n    pass", "b = 2"], notebook_seconds=1)
+    assert summary["timed_out"]
+    assert [(e["cell_index"], e["ename"]) for e in summary["errors"]] == [(1, "ZeroDivisionError"),
+                                                                          (2, "NotebookTimeout")]
+    assert summary["cells_run"] == 2 and summary["cells_failed"] == 1
+    assert student.a == 1
+    with pytest.raises(MissingName, match="stopped at code cell 2: NotebookTimeout"):
+        student.b
+
+
+def test_a_cell_that_swallows_the_timeout_still_ends_the_run(start):
+    cells = ["import time\ntry:\n    while True:\n        pass\nexcept BaseException:\n    pass", "b = 2"]
+    student, summary, _ = start(cells, notebook_seconds=1)
+    assert summary["timed_out"] and summary["errors"][-1]["cell_index"] == 1
+    assert "b" not in student
+
+
+def test_many_failing_cells_fit_one_summary(capsys):
+    from handin.student import make_shell, run_cells  # in this process: the tracebacks are printed too
+    cells = [f"raise ValueError('x' * 5000 + '{i}')" for i in range(300)] + ["ok = 1"]
+    shell = make_shell()
+    summary = run_cells(shell, cells, 60)
+    capsys.readouterr()
+    assert summary["cells_failed"] == 300 and len(summary["errors"]) == 300 and summary["cells_run"] == 301
+    assert sum(len(e["traceback"]) for e in summary["errors"]) <= 200_000
+    assert all(len(e["evalue"]) <= 2000 for e in summary["errors"])
+    assert shell.user_ns["ok"] == 1
 
 
 def test_handles_stay_in_the_student_process(start):

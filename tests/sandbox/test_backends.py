@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from builders import make_toy_module, write_notebook
+from builders import TOY_TOML, make_toy_module, write_notebook
 from handin.grading import GradeOptions, grade_file
 from handin.spec import load_module
 from sandbox import get_backend
@@ -52,13 +52,58 @@ def test_correct_submission_gets_full_marks(toy_module, tmp_path, backend):
     assert r["environment"]["protections"]["uid_separation"] is True
 
 
-def test_syntax_error_keeps_earlier_cells(toy_module, tmp_path, backend):
+def test_syntax_error_costs_only_its_own_cell(toy_module, tmp_path, backend):
     r = grade(toy_module, tmp_path, GOOD[:2] + ["def scale(x) return x"] + GOOD[3:], backend)
     assert r["status"] == "cell_error"
     assert r["notebook"]["error"]["cell_index"] == 2
     assert r["notebook"]["error"]["ename"] == "SyntaxError"
     s = scores(r)
+    assert s["test_double"] == 2 and s["test_scale"] == 0 and s["test_guess"] == 1  # guess comes after it
+
+
+def _stop_module(tmp_path):
+    toml = TOY_TOML.replace("pass_threshold = 50", 'pass_threshold = 50\non_cell_error = "stop"')
+    return load_module(make_toy_module(tmp_path / "stop-course", toml=toml))
+
+
+# A failing cell between two correct answers (double before it, scale and guess after it).
+FAILING_BETWEEN = GOOD[:2] + ["def helper():\n    return missing_name\nhelper()"] + GOOD[2:]
+
+
+def test_a_failing_cell_between_two_answers_costs_neither_under_continue(toy_module, tmp_path, backend):
+    r = grade(toy_module, tmp_path, FAILING_BETWEEN, backend)
+    assert r["status"] == "cell_error", r["status_reason"]
+    assert r["status_reason"].startswith("code cell 2 raised NameError") and "other cells ran" in r["status_reason"]
+    nb = r["notebook"]
+    assert nb["on_cell_error"] == "continue" and nb["cells_run"] == 5 and nb["cells_failed"] == 1
+    assert [(e["cell_index"], e["ename"]) for e in nb["errors"]] == [(2, "NameError")]
+    assert "missing_name" in nb["errors"][0]["traceback"]
+    s = scores(r)
+    assert s["test_double"] == 2 and s["test_scale"] == 0.5 and s["test_guess"] == 1
+    assert r["score"] == 4.5  # as much as the same notebook without the failing cell
+    html = (tmp_path / "out" / "sub" / "student.html").read_text()
+    assert "Code cell 2 raised" in html and "missing_name" in html
+
+
+def test_a_failing_cell_between_two_answers_stops_the_rest_under_stop(tmp_path, backend):
+    r = grade(_stop_module(tmp_path), tmp_path, FAILING_BETWEEN, backend)
+    assert r["status"] == "cell_error"
+    assert r["status_reason"].startswith("execution stopped at code cell 2: NameError")
+    assert r["notebook"]["on_cell_error"] == "stop" and len(r["notebook"]["errors"]) == 1
+    s = scores(r)
     assert s["test_double"] == 2 and s["test_scale"] == 0 and s["test_guess"] == 0
+
+
+def test_every_failing_cell_is_recorded_and_a_timeout_still_ends_the_run(toy_module, tmp_path, backend):
+    cells = ["import numpy as np", "1 / 0", "def double(x):\n    return 2 * x", "import not_a_module",
+             "while True:\n    pass", "def scale(x):\n    return np.asarray(x) * 3"]
+    r = grade(toy_module, tmp_path, cells, backend)
+    assert r["status"] == "timeout" and "code cell 4" in r["status_reason"]
+    assert [(e["cell_index"], e["ename"]) for e in r["notebook"]["errors"]] == [
+        (1, "ZeroDivisionError"), (3, "ModuleNotFoundError"), (4, "NotebookTimeout")]
+    assert r["notebook"]["error"]["cell_index"] == 1 and r["notebook"]["cells_failed"] == 2
+    s = scores(r)
+    assert s["test_double"] == 2 and s["test_scale"] == 0  # defined before the timeout / after it
 
 
 def test_infinite_loop_is_interrupted_and_earlier_names_count(toy_module, tmp_path, backend):

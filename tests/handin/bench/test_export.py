@@ -39,3 +39,36 @@ def test_the_module_imports_and_works(tmp_path):
 def test_fingerprint_changes_with_the_cells():
     assert export.fingerprint(CELLS) == export.fingerprint(list(CELLS))
     assert export.fingerprint(CELLS) != export.fingerprint(CELLS[:-1])
+
+
+def test_a_cell_that_raised_keeps_its_definitions_guarded(tmp_path):
+    """The notebook ran on past a failed cell: the ranks get what it defined, and what failed
+    in it (here an import) fails quietly in the ranks too instead of failing their import."""
+    cells = ["import math", "import not_a_module\ndef half(x):\n    return x / 2\nLIMIT = 3\nhalf(None)",
+             "def quarter(x):\n    return half(half(x))"]
+    path = export.write_module(cells, tmp_path, "nbfailed", failed={1})
+    source = path.read_text()
+    assert "try:\n    import not_a_module\nexcept Exception:\n    pass" in source
+    assert source.count("except Exception:") == 3  # import, def, assignment of cell 1; not cell 0 or 2
+    assert "try:\n    import math" not in source
+    spec = importlib.util.spec_from_file_location("nbfailed", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.quarter(8) == 2 and mod.LIMIT == 3
+
+
+def test_the_student_launcher_exports_the_cells_that_ran_with_the_failed_ones_guarded(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from handin.bench import launcher
+    monkeypatch.setattr(launcher, "_LAUNCHER", None)
+    cells = ["import math", "import not_a_module", "def area(r):\n    return math.pi * r * r", "while True: pass",
+             "def never(): pass"]
+    summary = {"cells_run": 3, "errors": [{"cell_index": 1, "ename": "ModuleNotFoundError"},
+                                          {"cell_index": 3, "ename": "NotebookTimeout"}]}
+    server = SimpleNamespace(config=SimpleNamespace(cells=cells, call_seconds=5.0), notebook=summary)
+    launcher.handle(server, {"op": "bench_close"})
+    made = launcher._LAUNCHER
+    assert made.cells == cells[:3] and made.failed == {1, 3}
+    source, _ = export.definitions(made.cells, made.failed)
+    assert "def never" not in source and "try:\n    import not_a_module" in source
