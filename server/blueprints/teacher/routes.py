@@ -2,16 +2,133 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template
+from dataclasses import asdict
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, url_for
+from flask_login import current_user
 
 from ...authz import course_role
-from ...services import grades
+from ...dispatch import dispatch
+from ...models import Assignment
+from ...services import catalog, grades, teaching
+from ...services.errors import ServiceError
+from .forms import ActionForm, SettingsForm
+from .plots import distribution_png
 
 bp = Blueprint("teacher", __name__, url_prefix="/courses/<course>/teach")
+
+
+def _me():
+    return current_user._get_current_object()
 
 
 @bp.route("/")
 @course_role("teacher")
 def dashboard(course: str):
     c = g.enrollment.course
-    return render_template("teacher/dashboard.html", course=c, counts=grades.queue_counts(c))
+    return render_template("teacher/dashboard.html", course=c, counts=grades.queue_counts(c),
+                           in_flight=teaching.in_flight(c),
+                           rows=[(a, grades.distribution(a)) for a in c.assignments])
+
+
+@bp.route("/assignments/<module>/")
+@course_role("teacher")
+def assignment(course: str, module: str):
+    a = teaching.assignment_in(g.enrollment.course, module)
+    return _assignment_page(a, SettingsForm(data=asdict(teaching.AssignmentSettings.of(a))))
+
+
+def _assignment_page(a: Assignment, form: SettingsForm) -> str:
+    return render_template("teacher/assignment.html", a=a, form=form,
+                           subs=teaching.submissions_to(a), counted=teaching.counted_ids(a))
+
+
+@bp.route("/assignments/<module>/settings", methods=["POST"])
+@course_role("teacher")
+def settings(course: str, module: str):
+    a = teaching.assignment_in(g.enrollment.course, module)
+    form = SettingsForm()
+    if form.validate_on_submit():
+        new = teaching.AssignmentSettings(form.due.data, form.late_penalty_per_day.data, form.max_late_days.data,
+                                          form.max_attempts.data, form.counts.data)
+        try:
+            changed = teaching.update_settings(a, new, actor=_me())
+        except ServiceError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash("Settings saved." if changed else "Nothing changed.", "success")
+            return _back("assignment", module=module)
+    return _assignment_page(a, form), 400
+
+
+# verb → (the change, its value, what the flash says)
+SWITCHES = {
+    "release": (teaching.set_released, True, "{} is released to students."),
+    "unrelease": (teaching.set_released, False, "{} is hidden from students."),
+    "publish": (grades.set_published, True, "Grades of {} are published."),
+    "unpublish": (grades.set_published, False, "Grades of {} are no longer published."),
+}
+
+
+@bp.route("/assignments/<module>/<any(release, unrelease, publish, unpublish):verb>", methods=["POST"])
+@course_role("teacher")
+def switch(course: str, module: str, verb: str):
+    a = teaching.assignment_in(g.enrollment.course, module)
+    if ActionForm().validate_on_submit():
+        change, value, said = SWITCHES[verb]
+        change(a, value, actor=_me())
+        flash(said.format(a.title), "success")
+    return _back(module=module)
+
+
+@bp.route("/assignments/<module>/regrade", methods=["POST"])
+@course_role("teacher")
+def regrade_all(course: str, module: str):
+    a = teaching.assignment_in(g.enrollment.course, module)
+    if ActionForm().validate_on_submit():
+        queued = teaching.regrade_all(a, actor=_me())
+        dispatch(queued)
+        flash(f"{len(queued)} submission{'s' if len(queued) != 1 else ''} queued for regrading "
+              "(queued and running ones keep their place).", "success")
+    return _back(module=module)
+
+
+@bp.route("/submissions/<int:submission_id>/regrade", methods=["POST"])
+@course_role("teacher")
+def regrade_one(course: str, submission_id: int):
+    sub = teaching.submission_in(g.enrollment.course, submission_id)
+    if ActionForm().validate_on_submit():
+        queued = teaching.regrade_one(sub, actor=_me())
+        dispatch(queued)
+        flash(f"Submission {sub.id} queued for regrading." if queued
+              else f"Submission {sub.id} is already {sub.status}.", "success" if queued else "info")
+    return _back("review", module=sub.assignment.module, submission_id=sub.id)
+
+
+@bp.route("/assignments/<module>/distribution.png")
+@course_role("teacher")
+def distribution(course: str, module: str):
+    a = teaching.assignment_in(g.enrollment.course, module)
+    scale = catalog.spec_for(a).scale
+    png = distribution_png(grades.distribution(a), title=a.module, cutoffs=list(scale.bands))
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, no-store"})
+
+
+@bp.route("/gradebook.csv")
+@course_role("ta", "teacher")
+def gradebook(course: str):
+    c = g.enrollment.course
+    return Response(grades.gradebook_csv(c), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{c.code}-gradebook.csv"',
+                             "Cache-Control": "private, no-store"})
+
+
+def _back(default: str = "dashboard", *, module: str, submission_id: int | None = None):
+    """303 to the page the button was on (one of a fixed few: never a URL from the form)."""
+    course = g.enrollment.course.code
+    where = ActionForm().back.data or default
+    if where == "review" and submission_id is not None:
+        return redirect(url_for("ta.review", course=course, submission_id=submission_id), 303)
+    if where in ("assignment", "review"):
+        return redirect(url_for(".assignment", course=course, module=module), 303)
+    return redirect(url_for(".dashboard", course=course), 303)

@@ -1,0 +1,156 @@
+"""Teaching staff's rules: release, an assignment's deadline and limits, regrading, what staff see.
+
+Each function that changes something takes the ``actor`` and checks again that they teach the
+assignment's course (a view that forgot its decorator still cannot release or regrade), records
+the change in the audit log, and commits. Regrading only changes rows: the caller dispatches
+the ids it gets back after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import COUNTS, Assignment, AuditEntry, Course, Submission, User, utcnow
+from . import audit, grades, jobs
+from .accounts import membership
+from .errors import BadRequest, NotFound
+
+IN_FLIGHT = ("error", "queued", "running")   # what a teacher watches on the dashboard, most urgent first
+
+
+@dataclass(frozen=True)
+class AssignmentSettings:
+    """What a teacher sets per course: the deadline (aware UTC), the late policy, attempts, which counts."""
+
+    due: dt.datetime | None
+    late_penalty_per_day: float
+    max_late_days: float
+    max_attempts: int | None
+    counts: str
+
+    @classmethod
+    def of(cls, a: Assignment) -> "AssignmentSettings":
+        return cls(a.due, a.late_penalty_per_day, a.max_late_days, a.max_attempts, a.counts)
+
+    def check(self) -> None:
+        if self.due is not None and self.due.tzinfo is None:
+            raise BadRequest("the deadline needs a time zone (UTC)")
+        if not 0 <= self.late_penalty_per_day <= 100:
+            raise BadRequest("the late penalty is a percent per day between 0 and 100")
+        if self.max_late_days < 0:
+            raise BadRequest("late days cannot be negative")
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise BadRequest("allow at least one attempt, or leave it blank for unlimited")
+        if self.counts not in COUNTS:
+            raise BadRequest(f"the submission that counts is one of {', '.join(COUNTS)}")
+
+    def as_audit(self) -> dict:
+        d = asdict(self)
+        d["due"] = self.due.isoformat() if self.due else None
+        return d
+
+
+def _teaches(actor: User, course: Course) -> None:
+    membership(actor, course.code, ("teacher",))
+
+
+def assignment_in(course: Course, module: str) -> Assignment:
+    a = db.session.scalar(select(Assignment).where(Assignment.course_id == course.id, Assignment.module == module))
+    if a is None:
+        raise NotFound()
+    return a
+
+
+def submission_in(course: Course, submission_id: int) -> Submission:
+    """The submission, if it belongs to ``course``; NotFound otherwise (ids of other courses stay hidden)."""
+    sub = db.session.get(Submission, submission_id)
+    if sub is None or sub.assignment.course_id != course.id:
+        raise NotFound()
+    return sub
+
+
+def set_released(a: Assignment, released: bool, *, actor: User) -> None:
+    _teaches(actor, a.course)
+    if a.released == released:
+        return
+    a.released = released
+    a.released_at = utcnow() if released else None
+    audit.record("assignment.release" if released else "assignment.unrelease", actor=actor, course=a.course,
+                 target=a.module)
+    db.session.commit()
+
+
+def update_settings(a: Assignment, new: AssignmentSettings, *, actor: User) -> bool:
+    """Apply ``new``; returns whether anything changed (only changes are audited)."""
+    _teaches(actor, a.course)
+    new.check()
+    before = AssignmentSettings.of(a)
+    if new == before:
+        return False
+    a.due, a.late_penalty_per_day, a.max_late_days = new.due, new.late_penalty_per_day, new.max_late_days
+    a.max_attempts, a.counts = new.max_attempts, new.counts
+    audit.record("assignment.settings", actor=actor, course=a.course, target=a.module,
+                 before=before.as_audit(), after=new.as_audit())
+    db.session.commit()
+    return True
+
+
+def regrade_all(a: Assignment, *, actor: User) -> list[int]:
+    """Queue every graded or failed submission of ``a`` again; returns the ids to dispatch."""
+    _teaches(actor, a.course)
+    ids = list(db.session.scalars(select(Submission.id).where(Submission.assignment_id == a.id)
+                                  .order_by(Submission.id)))
+    return jobs.regrade(ids, actor=actor, assignment=a)
+
+
+def regrade_one(sub: Submission, *, actor: User) -> list[int]:
+    _teaches(actor, sub.assignment.course)
+    return jobs.regrade([sub.id], actor=actor, assignment=sub.assignment)
+
+
+def submissions_to(a: Assignment) -> list[Submission]:
+    """Every submission of ``a``, by student, latest attempt first."""
+    return list(db.session.scalars(select(Submission).join(User, Submission.user_id == User.id)
+                                   .where(Submission.assignment_id == a.id)
+                                   .order_by(User.email, Submission.attempt.desc())))
+
+
+def counted_ids(a: Assignment) -> set[int]:
+    """Ids of the submissions that count for the gradebook, one per student at most."""
+    user_ids = db.session.scalars(select(Submission.user_id).where(Submission.assignment_id == a.id).distinct())
+    return {sub.id for uid in user_ids if (sub := grades.counted(a, uid)) is not None}
+
+
+def in_flight(course: Course, limit: int = 50) -> list[Submission]:
+    """Failed, queued and running submissions of the course: failures first, then oldest first."""
+    subs = db.session.scalars(select(Submission).join(Assignment).where(
+        Assignment.course_id == course.id, Submission.status.in_(IN_FLIGHT)).order_by(Submission.queued_at))
+    return sorted(subs, key=lambda s: IN_FLIGHT.index(s.status))[:limit]
+
+
+def history(sub: Submission) -> list[AuditEntry]:
+    """The audit entries about ``sub``, oldest first: its grades, overrides, and the regrades that queued it."""
+    a = sub.assignment
+    own = db.session.scalars(select(AuditEntry).where(AuditEntry.course_id == a.course_id,
+                                                      AuditEntry.target == f"submission:{sub.id}"))
+    # A regrade is recorded once per module with the ids it queued.
+    regrades = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.course_id == a.course_id, AuditEntry.action == "assignment.regrade",
+        AuditEntry.target == a.module))
+    mine = [e for e in regrades if sub.id in (e.detail or {}).get("submissions", ())]
+    return sorted([*own, *mine], key=lambda e: (e.at, e.id))
+
+
+def ta_report(sub: Submission) -> Path | None:
+    """The run's full report (ta.html, with both logs) in the instance folder, if it is there."""
+    if sub.result is None or not sub.result.report_dir:
+        return None
+    root = current_app.extensions["handin"].instance.resolve()
+    path = (root / sub.result.report_dir / "ta.html").resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None
