@@ -20,6 +20,9 @@ from .storage import UploadStore
 MIGRATIONS = Path(__file__).parent / "migrations"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+# Feedback reports (the core's HTML, shown in a sandboxed iframe): inline CSS, no script at all.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+              "form-action 'none'; frame-ancestors 'self'")
 
 
 class HandinState:

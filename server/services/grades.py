@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Assignment, Course, Enrollment, Grade, Result, Submission, User, utcnow
 from . import audit, catalog
+from .accounts import membership
 from .errors import BadRequest
 
 GRADEBOOK_FIELDS = ("course", "assignment", "student_email", "student_name", "submission", "attempt",
@@ -54,6 +55,7 @@ def student_results(sub: Submission, now=None) -> dict | None:
 def override(sub: Submission, *, actor: User, comment: str, points: float | None = None,
              label: str | None = None) -> Grade:
     """A TA's or teacher's override of points and/or grade; the comment is required and shown."""
+    membership(actor, sub.assignment.course.code, ("ta", "teacher"))
     comment = (comment or "").strip()
     if not comment:
         raise BadRequest("an override needs a comment saying why")
@@ -70,10 +72,11 @@ def override(sub: Submission, *, actor: User, comment: str, points: float | None
     if label and label not in labels:
         raise BadRequest(f"grade must be one of {', '.join(labels) or '(this scale has no labels)'}")
     before = {"points": grade.final_points, "label": grade.final_label, "passed": grade.final_passed}
-    grade.override_points = points
+    if points is not None or grade.override_at is None:
+        grade.override_points = points     # a grade-only change keeps points an earlier override set
     if label:
         grade.override_label, grade.override_passed = label, label in scale.passing
-    elif points is not None:
+    else:
         computed = scale.grade(100.0 * points / grade.max_points if grade.max_points else 0.0)
         grade.override_label, grade.override_passed = computed.label, computed.passed
     grade.override_comment = comment[:4000]
@@ -87,6 +90,9 @@ def override(sub: Submission, *, actor: User, comment: str, points: float | None
 
 
 def set_published(a: Assignment, published: bool, *, actor: User) -> None:
+    membership(actor, a.course.code, ("teacher",))
+    if a.grades_published == published:
+        return
     a.grades_published = published
     a.published_at = utcnow() if published else None
     audit.record("grades.publish" if published else "grades.unpublish", actor=actor, course=a.course,

@@ -168,6 +168,8 @@ def requeue_stuck(now: dt.datetime | None = None) -> list[int]:
 
 def regrade(submission_ids: list[int], *, actor: User, assignment: Assignment) -> list[int]:
     """Queue again what is graded or failed; what is already queued or running stays as it is."""
+    from .accounts import membership
+    membership(actor, assignment.course.code, ("teacher",))
     now = utcnow()
     queued = []
     for sub_id in submission_ids:
@@ -179,7 +181,8 @@ def regrade(submission_ids: list[int], *, actor: User, assignment: Assignment) -
             .execution_options(synchronize_session=False))
         if res.rowcount == 1:
             queued.append(sub_id)
-    audit.record("assignment.regrade", actor=actor, course=assignment.course, target=assignment.module,
+    target = f"submission:{submission_ids[0]}" if len(submission_ids) == 1 else assignment.module
+    audit.record("assignment.regrade", actor=actor, course=assignment.course, target=target,
                  submissions=queued, asked=len(submission_ids))
     db.session.commit()
     return queued

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import COUNTS, Assignment, AuditEntry, Course, Submission, User, utcnow
-from . import audit, grades, jobs
+from . import audit, catalog, grades, jobs
 from .accounts import membership
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, Conflict, NotFound
 
 IN_FLIGHT = ("error", "queued", "running")   # what a teacher watches on the dashboard, most urgent first
 
@@ -76,9 +76,14 @@ def submission_in(course: Course, submission_id: int) -> Submission:
 
 
 def set_released(a: Assignment, released: bool, *, actor: User) -> None:
+    """Release (after the checks ``handin validate`` makes without grading) or hide an assignment."""
     _teaches(actor, a.course)
     if a.released == released:
         return
+    if released:
+        problems = catalog.release_problems(a.module)
+        if problems:
+            raise Conflict(f"{a.module} cannot be released: " + "; ".join(problems))
     a.released = released
     a.released_at = utcnow() if released else None
     audit.record("assignment.release" if released else "assignment.unrelease", actor=actor, course=a.course,

@@ -79,3 +79,22 @@ def test_new_modules_appear_unreleased_in_every_course(tmp_path, database_url):
         a = accounts.get_course("ml").assignments
         assert [(x.module, x.released) for x in a] == [("toy", False)]
         db.engine.dispose()
+
+
+def test_the_teacher_cannot_release_a_module_with_a_points_typo(tmp_path, database_url):
+    from webtools import PASSWORD
+    root = tmp_path / "course"
+    make_toy_module(root, toml=TOY_TOML + '\n[points]\n"test_dubble" = 3\n')
+    app = _app(tmp_path, database_url, root)
+    with app.app_context():
+        course = accounts.ensure_course("ml")
+        accounts.add_user("t@example.org", course=course, role="teacher", password=PASSWORD)
+        db.session.commit()
+    client = app.test_client()
+    client.post("/login", data={"email": "t@example.org", "password": PASSWORD})
+    assert b"toy" in client.get("/courses/ml/teach/").data          # the dashboard adds the new module
+    r = client.post("/courses/ml/teach/assignments/toy/release", follow_redirects=True)
+    assert b"cannot be released" in r.data and b"test_dubble" in r.data
+    with app.app_context():
+        assert accounts.get_course("ml").assignments[0].released is False
+        db.engine.dispose()

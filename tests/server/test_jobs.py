@@ -127,3 +127,25 @@ def test_a_regrade_replaces_the_result_and_keeps_the_override(client, world, app
         assert not first_dir.exists() and (app.extensions["handin"].instance / sub.result.report_dir).is_dir()
         assert sub.grade.points == score and sub.grade.final_points == score + 1
         assert sub.grade.override_comment == "checked by hand"
+
+
+def test_services_check_the_actor_again(client, world, app):
+    from server.services import accounts, grades
+    from server.services.errors import NotFound
+    sub_id = upload(client, world, "alice", STARTER).get_json()["id"]
+    with app.app_context():
+        token = jobs.claim(sub_id)
+        sub = db.session.get(Submission, sub_id)
+        jobs.store_result(sub_id, token, _results_for(sub), report_dir="")
+        sub = db.session.get(Submission, sub_id)
+        alice = accounts.require_user(world.emails["alice"])
+        ta = accounts.require_user(world.emails["ta"])
+        for call in (lambda: grades.override(sub, actor=alice, comment="mine now", points=29),
+                     lambda: grades.set_published(sub.assignment, True, actor=ta),
+                     lambda: jobs.regrade([sub_id], actor=ta, assignment=sub.assignment)):
+            with pytest.raises(NotFound):
+                call()
+        grades.override(sub, actor=ta, comment="partial credit by hand", points=5)
+        grades.override(sub, actor=ta, comment="and the grade", label="E")
+        g = db.session.get(Submission, sub_id).grade
+        assert (g.final_points, g.final_label, g.final_passed) == (5, "E", True)

@@ -17,7 +17,8 @@ from server.services import accounts, catalog, jobs
 from webtools import PASSWORD, SOLUTION, STARTER, upload
 
 REVIEW = "/courses/c1/review"
-TA_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+TA_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+          "form-action 'none'; frame-ancestors 'self'")
 STUDENT_LOG = "epoch 1: loss 0.693, printed by the notebook"
 
 

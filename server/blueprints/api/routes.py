@@ -6,10 +6,11 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 
 from handin.report import render_student_report
 
+from ... import REPORT_CSP
 from ...authz import api, public
 from ...dispatch import dispatch
 from ...extensions import csrf, limiter
-from ...services import accounts, grades, jobs, submissions
+from ...services import accounts, grades, submissions, teaching
 from ...services.errors import BadRequest
 from ...serialize import assignment_json, submission_json
 from .openapi import document
@@ -83,14 +84,8 @@ def gradebook(course: str):
 @bp.route("/courses/<course>/assignments/<module>/regrade", methods=["POST"])
 @api("teacher")
 def regrade(course: str, module: str):
-    _, a = submissions.assignment_for(g.api_user, course, module)
-    from ...models import Submission
-    from ...extensions import db
-    from sqlalchemy import select
-    ids = list(db.session.scalars(select(Submission.id).where(Submission.assignment_id == a.id)))
-    queued = jobs.regrade(ids, actor=g.api_user, assignment=a)
+    queued = teaching.regrade_all(teaching.assignment_in(g.enrollment.course, module), actor=g.api_user)
     dispatch(queued)
     return jsonify(queued=len(queued), ids=queued), 202
 
 
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from handin.report import render_student_report
 
+from ... import REPORT_CSP
 from ...authz import course_role, signed_in
 from ...dispatch import dispatch
 from ...extensions import limiter
@@ -16,7 +17,6 @@ from ...services.errors import ServiceError
 from .forms import UploadForm
 
 bp = Blueprint("student", __name__)
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 
 
 def _me():

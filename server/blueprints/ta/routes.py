@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, send_file, url_for
 from flask_login import current_user
 
+from ... import REPORT_CSP
 from ...authz import course_role
 from ...models import Submission
 from ...services import catalog, grades, teaching
@@ -12,7 +13,6 @@ from ...services.errors import ServiceError
 from .forms import OverrideForm
 
 bp = Blueprint("ta", __name__, url_prefix="/courses/<course>/review")
-TA_REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 
 
 @bp.route("/")
@@ -39,7 +39,7 @@ def report(course: str, submission_id: int):
     if path is None:
         abort(404)
     response = send_file(path, mimetype="text/html", max_age=0)
-    response.headers["Content-Security-Policy"] = TA_REPORT_CSP
+    response.headers["Content-Security-Policy"] = REPORT_CSP
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

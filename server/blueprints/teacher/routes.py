@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from ...authz import course_role
 from ...dispatch import dispatch
+from ...extensions import db
 from ...models import Assignment
 from ...services import catalog, grades, teaching
 from ...services.errors import ServiceError
@@ -26,6 +27,8 @@ def _me():
 @course_role("teacher")
 def dashboard(course: str):
     c = g.enrollment.course
+    if catalog.sync_modules(c):   # modules new in the repository appear here, unreleased
+        db.session.commit()
     return render_template("teacher/dashboard.html", course=c, counts=grades.queue_counts(c),
                            in_flight=teaching.in_flight(c),
                            rows=[(a, grades.distribution(a)) for a in c.assignments])
@@ -76,8 +79,12 @@ def switch(course: str, module: str, verb: str):
     a = teaching.assignment_in(g.enrollment.course, module)
     if ActionForm().validate_on_submit():
         change, value, said = SWITCHES[verb]
-        change(a, value, actor=_me())
-        flash(said.format(a.title), "success")
+        try:
+            change(a, value, actor=_me())
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(said.format(a.title), "success")
     return _back(module=module)
 
 
