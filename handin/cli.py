@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,7 +20,7 @@ from .grading import GradeOptions, collect_submissions, grade_batch
 from .release import ReleaseError, release
 from .sandboxing import PROTECTIONS
 from .spec import ModuleSpec, SpecError, load_module
-from .validate import validate_module
+from .validate import unmatched_points, unmatched_points_message, validate_module
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -90,6 +91,11 @@ def grade(module_dir: Path, submissions: tuple[Path, ...], out_dir: Path, jobs: 
           wall_time: float | None, submitted_at: str | None) -> None:
     """Grade every notebook in SUBMISSIONS (files or folders) against MODULE_DIR's hidden tests."""
     spec = _load(module_dir)
+    unmatched = unmatched_points(spec)
+    if unmatched:  # grading on would silently drop the test from the maximum
+        err.print(f"[red]error:[/red] {escape(unmatched_points_message(unmatched))}; fix "
+                  f"{escape(str(spec.paths.spec_file))} (`handin validate` checks the whole module)")
+        sys.exit(2)
     files = collect_submissions(list(submissions))
     if not files:
         err.print("[red]error:[/red] no files to grade in " + ", ".join(map(str, submissions)))
@@ -123,16 +129,30 @@ def results_table(spec: ModuleSpec, results: list[dict]) -> Table:
 @click.option("--sandbox", "sandbox_name", type=click.Choice(["auto", "local", "docker"]), default="auto",
               show_default=True)
 @click.option("-j", "--jobs", type=click.IntRange(1, 8), default=2, show_default=True)
-def validate(module_dir: Path, sandbox_name: str, jobs: int) -> None:
-    """Check a module: spec, reference gets full marks, starter fails, tests deterministic."""
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the three gradings here (results.json, judge.log, student.log, ta.html per run); "
+                   "default: a temporary folder, kept when a check fails.")
+def validate(module_dir: Path, sandbox_name: str, jobs: int, out_dir: Path | None) -> None:
+    """Check a module: spec, public tests, release bundle, reference gets full marks, starter fails,
+    tests deterministic. A failed check says why and where the judge log of its run is."""
+    import shutil
+
     spec = _load(module_dir)
     console.print(f"[green]✓[/green] {spec.paths.spec_file} is valid")
     backend = _backend(sandbox_name, spec)
     with console.status("grading the solution twice and the starter once…"):
-        v = validate_module(spec, backend=backend, jobs=jobs)
+        v = validate_module(spec, backend=backend, jobs=jobs, out_dir=out_dir)
     for c in v.checks:
-        mark = "[green]✓[/green]" if c.ok else "[red]✗[/red]"
-        console.print(f"{mark} {c.name}: {c.detail}")
+        mark = "[yellow]–[/yellow]" if c.skipped else "[green]✓[/green]" if c.ok else "[red]✗[/red]"
+        console.print(f"{mark} {escape(c.name)}: {escape(c.detail)}", soft_wrap=True)
+        for line in c.lines:
+            console.print(f"    {line}", markup=False, soft_wrap=True)
+    if v.out_dir is not None:
+        if v.ok and out_dir is None:
+            shutil.rmtree(v.out_dir, ignore_errors=True)
+        else:
+            console.print(f"the gradings are in {v.out_dir}/ (solution, starter, solution-again: results.json, "
+                          "judge.log, student.log, ta.html)", markup=False, soft_wrap=True)
     sys.exit(0 if v.ok else 1)
 
 
@@ -146,8 +166,10 @@ def release_cmd(module_dir: Path, out_dir: Path) -> None:
     try:
         bundle = release(spec, out_dir)
     except ReleaseError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        sys.exit(1)
+        for line in str(exc).splitlines():
+            err.print(f"[red]error:[/red] {escape(line)}")
+        err.print("nothing was released")
+        sys.exit(2)
     files = sorted(p.relative_to(bundle) for p in bundle.rglob("*") if p.is_file())
     console.print(f"wrote {bundle}/ and {out_dir / (spec.name + '.zip')}:")
     for f in files:

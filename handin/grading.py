@@ -36,6 +36,14 @@ class GradeOptions:
 def grade_file(spec: ModuleSpec, path: Path, *, backend: Backend, out_dir: Path | None,
                options: GradeOptions = GradeOptions(), sub_id: str | None = None) -> dict:
     """Grade one notebook file. Writes ``out_dir/<id>/`` when ``out_dir`` is given."""
+    return grade_run(spec, path, backend=backend, out_dir=out_dir, options=options, sub_id=sub_id)[0]
+
+
+def grade_run(spec: ModuleSpec, path: Path, *, backend: Backend, out_dir: Path | None,
+              options: GradeOptions = GradeOptions(), sub_id: str | None = None) -> tuple[dict, RunOutcome | None]:
+    """:func:`grade_file`, also returning the sandbox's outcome (None when intake refused the file):
+    its raw judge report holds what results.json leaves out, e.g. the suite's collection errors."""
+    outcome: RunOutcome | None = None
     filename = path.name
     sub_id = sub_id or submission_id(filename)
     started = time.monotonic()
@@ -65,7 +73,7 @@ def grade_file(spec: ModuleSpec, path: Path, *, backend: Backend, out_dir: Path 
     validate_results(results)
     if out_dir is not None:
         write_submission(out_dir / sub_id, results, student_log=student_log, judge_log=judge_log)
-    return results
+    return results, outcome
 
 
 def make_request(spec: ModuleSpec, notebook: Notebook, label: str, options: GradeOptions) -> RunRequest:

@@ -3,7 +3,7 @@
 Started by a sandbox backend as ``python -m handin.judge CONFIG`` under the
 judge uid. It waits for the student's notebook summary, runs pytest over the
 grader directory with the :class:`JudgePlugin` (fixtures ``student``,
-``credit``, ``grader_dir``; markers ``points`` and ``visibility``) and writes
+``credit``, ``grader_dir``, ``public_data``; markers ``points`` and ``visibility``) and writes
 one raw report. Scoring (points from the spec, late penalty, grade) happens on
 the host from that report; the judge only says what passed.
 """
@@ -29,8 +29,10 @@ MAX_DETAIL = 20_000
 
 
 class JudgePlugin:
-    def __init__(self, channel: Channel, notebook: dict, grader_dir: Path, benchmark: dict | None = None):
+    def __init__(self, channel: Channel, notebook: dict, grader_dir: Path, benchmark: dict | None = None,
+                 public_data: Path | None = None):
         self._grader_dir = grader_dir
+        self._public_data = public_data
         self.records: dict[str, dict[str, Any]] = {}
         self.collection_errors: list[str] = []
         self._proxy = StudentProxy(channel, notebook)
@@ -63,6 +65,14 @@ class JudgePlugin:
     def grader_dir(self) -> Path:
         """The grader's own directory (hidden data lives under it)."""
         return self._grader_dir
+
+    @pytest.fixture
+    def public_data(self) -> Path:
+        """The module's public data ([assignment] data), read-only, laid out as the notebook sees it:
+        ``public_data / "data" / "train.npz"`` is what the notebook opens as ``data/train.npz``."""
+        if self._public_data is None:
+            pytest.fail("this run has no public data (the sandbox gave the judge none)", pytrace=False)
+        return self._public_data
 
     @pytest.fixture
     def bench(self, request):
@@ -143,7 +153,8 @@ def run(config: dict) -> dict:
     notebook_seconds = time.monotonic() - started
 
     benchmark = config.get("benchmark") if isinstance(config.get("benchmark"), dict) else None
-    plugin = JudgePlugin(channel, notebook, grader_dir, benchmark)
+    public_data = Path(config["public_data"]) if config.get("public_data") else None
+    plugin = JudgePlugin(channel, notebook, grader_dir, benchmark, public_data)
     blank_ini = Path(config.get("scratch", "/tmp")) / "handin-pytest.ini"
     blank_ini.write_text("[pytest]\n")
     args = [str(grader_dir), "-c", str(blank_ini), "--rootdir", str(grader_dir),

@@ -40,7 +40,14 @@ def check_public_tests(spec: ModuleSpec) -> list[str]:
     problems = []
     for f in spec.grading.public_tests:
         path = grader / f
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except FileNotFoundError:
+            problems.append(f"{path}: listed in [grading] public_tests but does not exist")
+            continue
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as exc:
+            problems.append(f"{path}: cannot be read as Python: {type(exc).__name__}: {exc}")
+            continue
         for node in ast.walk(tree):
             names = []
             if isinstance(node, ast.Import):
@@ -57,16 +64,44 @@ def check_public_tests(spec: ModuleSpec) -> list[str]:
 
 
 def release(spec: ModuleSpec, out: Path) -> Path:
+    """Write the bundle and its zip; every problem is a :class:`ReleaseError` (nothing is left behind)."""
     problems = check_public_tests(spec)
     if problems:
         raise ReleaseError("\n".join(problems))
     bundle = out / spec.name
-    if bundle.exists():
-        shutil.rmtree(bundle)
-    bundle.mkdir(parents=True)
-    (bundle / spec.assignment.starter).write_text(strip_outputs(spec.starter), encoding="utf-8")
+    try:
+        if bundle.exists():
+            shutil.rmtree(bundle)
+        bundle.mkdir(parents=True)
+        _write_bundle(spec, bundle)
+        _check_bundle(spec, bundle)
+        archive = out / f"{spec.name}.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(bundle.rglob("*")):
+                if p.is_file():
+                    zf.write(p, Path(spec.name) / p.relative_to(bundle))
+    except ReleaseError:
+        shutil.rmtree(bundle, ignore_errors=True)
+        raise
+    except (OSError, ValueError) as exc:  # a missing starter or data path, a notebook that is not JSON, …
+        shutil.rmtree(bundle, ignore_errors=True)
+        what = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        raise ReleaseError(f"cannot write the bundle in {bundle}: {what}") from exc
+    return bundle
+
+
+def _write_bundle(spec: ModuleSpec, bundle: Path) -> None:
+    if not spec.starter.is_file():
+        raise ReleaseError(f"{spec.starter}: the starter notebook ([assignment] starter) does not exist")
+    try:
+        starter = strip_outputs(spec.starter)
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise ReleaseError(f"{spec.starter}: the starter is not a notebook (JSON with cells): {exc}") from exc
+    (bundle / spec.assignment.starter).write_text(starter, encoding="utf-8")
     for rel in spec.assignment.data:
         src = spec.paths.assignment_dir / rel
+        if not src.exists():
+            raise ReleaseError(f"{src}: listed in [assignment] data but does not exist")
         dst = bundle / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
@@ -79,26 +114,40 @@ def release(spec: ModuleSpec, out: Path) -> Path:
         (tests / "conftest.py").write_text(conftest.replace("@@NOTEBOOK@@", spec.assignment.starter)
                                            .replace("@@ON_CELL_ERROR@@", spec.grading.on_cell_error))
     (bundle / "README.md").write_text(_readme(spec))
-    _check_bundle(spec, bundle)
-    archive = out / f"{spec.name}.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for p in sorted(bundle.rglob("*")):
-            if p.is_file():
-                zf.write(p, Path(spec.name) / p.relative_to(bundle))
-    return bundle
+
+
+def bundle_leaks(spec: ModuleSpec, bundle: Path) -> list[str]:
+    """Files of ``bundle`` equal, byte for byte, to a hidden grader file or a solution file."""
+    public = {spec.paths.grader_dir / f for f in spec.grading.public_tests}
+    secret = [p for p in spec.paths.grader_dir.rglob("*") if p.is_file() and p not in public]
+    secret += [p for p in spec.paths.solution_dir.rglob("*") if p.is_file()]
+    secret = [p for p in secret if p.stat().st_size > 0]  # an empty file holds no secret
+    secret_hashes = {_sha(p): p for p in secret}
+    leaks = []
+    for p in sorted(bundle.rglob("*")):
+        if not p.is_file():
+            continue
+        hidden = secret_hashes.get(_sha(p))
+        if hidden is None:
+            continue
+        hint = "hidden tests and solutions never go into a release"
+        if spec.paths.grader_dir in hidden.parents and _is_public_data(spec, bundle, p):
+            hint = ("it is a copy of the module's public data: remove it from the grader folder; "
+                    "hidden tests read public data through the `public_data` fixture")
+        leaks.append(f"{hidden} would be shipped as {p.relative_to(bundle)}; {hint}")
+    return leaks
+
+
+def _is_public_data(spec: ModuleSpec, bundle: Path, shipped: Path) -> bool:
+    rel = shipped.relative_to(bundle)
+    return any(rel == Path(d) or Path(d) in rel.parents for d in spec.assignment.data)
 
 
 def _check_bundle(spec: ModuleSpec, bundle: Path) -> None:
     """Refuse a bundle that contains any hidden grader file or solution file, byte for byte."""
-    public = {spec.paths.grader_dir / f for f in spec.grading.public_tests}
-    secret = [p for p in spec.paths.grader_dir.rglob("*") if p.is_file() and p not in public]
-    secret += [p for p in spec.paths.solution_dir.rglob("*") if p.is_file()]
-    secret_hashes = {_sha(p): p for p in secret}
-    for p in bundle.rglob("*"):
-        if p.is_file() and _sha(p) in secret_hashes:
-            shutil.rmtree(bundle)
-            raise ReleaseError(f"{secret_hashes[_sha(p)]} would be shipped as {p.relative_to(bundle)}; "
-                               "hidden tests and solutions never go into a release")
+    leaks = bundle_leaks(spec, bundle)
+    if leaks:
+        raise ReleaseError("\n".join(leaks))
 
 
 def _sha(p: Path) -> str:

@@ -66,6 +66,27 @@ CELL_ERROR_STOP_EXPLANATION = ("One of your code cells raised an error, so execu
                                "cells did not run, and tests that needed them failed. The error and its "
                                "traceback are shown below.")
 
+# The same statuses explained to a TA: what happened to the submission and where to look.
+TA_STATUS_EXPLANATIONS: dict[str, str] = {
+    "ok": "The notebook ran to the end and every test was run against it.",
+    "timeout": ("The notebook ran past its time limit and was stopped. Cells after that point did not run, "
+                "so tests that needed them failed. The student output below shows how far it got."),
+    "memory": ("The notebook ran out of memory and was stopped. Cells after that point did not run, so tests "
+               "that needed them failed. The student output below shows where."),
+    "crash": ("The run ended abnormally before the tests could finish: the student process died, the hidden "
+              "tests could not run (a grader error, for example a test file that does not import) or the "
+              "sandbox failed. Tests that could not run count as failed. The judge log below says which."),
+    "cell_error": ("One or more code cells of the notebook raised an error. The other cells still ran, so "
+                   "only the tests that needed what a failed cell defines failed. Each error and its "
+                   "traceback are listed under Notebook."),
+    "invalid": ("The submission was not accepted, so none of its code was run and no tests passed. The "
+                "reason is shown below; the student report asks them to fix it and submit a new file."),
+}
+
+TA_CELL_ERROR_STOP_EXPLANATION = ("A code cell of the notebook raised an error, so execution stopped there "
+                                  "(this module stops at the first error). Later cells did not run, and tests "
+                                  "that needed them failed. The error and its traceback are under Notebook.")
+
 VISIBILITY_LABELS: dict[str, str] = {
     "visible": "visible",
     "hidden": "hidden",
@@ -147,14 +168,18 @@ def _student_view(results: dict) -> dict[str, Any]:
         passed = t.get("status") == "passed"
         if visible:
             tests.append({"name": _text(t.get("name")), "visible": True, "passed": passed,
+                          "result": _result(t),
                           "points": f"{_num(t.get('score'))} / {_num(t.get('max_score'))}",
                           "output": _text(t.get("output"))})
         else:
-            # Allow-list: name and pass/fail only. Nothing else of a hidden test is copied.
+            # Allow-list: name and pass/fail only. Nothing else of a hidden test is copied
+            # (not even whether its credit was partial: that is part of its points).
             tests.append({"name": _text(t.get("name")), "visible": False, "passed": passed,
+                          "result": "passed" if passed else "failed",
                           "visibility": VISIBILITY_LABELS.get(str(t.get("visibility")), "hidden")})
     view["tests"] = tests
     view["tests_passed"] = sum(t["passed"] for t in tests)
+    view["tests_partial"] = sum(t["result"] == "partial" for t in tests)
     view["has_hidden"] = any(not t["visible"] for t in tests)
     env = results.get("environment")
     view["backend"] = _text(env.get("backend")) if isinstance(env, dict) and env.get("backend") else ""
@@ -173,6 +198,7 @@ def _ta_view(results: dict, *, student_log: str, judge_log: str) -> dict[str, An
         tests.append({
             "name": _text(t.get("name")),
             "passed": t.get("status") == "passed",
+            "result": _result(t),
             "points": f"{_num(t.get('score'))} / {_num(t.get('max_score'))}",
             "visibility": vis if vis in VISIBILITY_LABELS else _text(vis) or "?",
             "visible": vis == "visible",
@@ -182,7 +208,13 @@ def _ta_view(results: dict, *, student_log: str, judge_log: str) -> dict[str, An
         })
     view["tests"] = tests
     view["tests_passed"] = sum(t["passed"] for t in tests)
+    view["tests_partial"] = sum(t["result"] == "partial" for t in tests)
     view["output"] = _text(results.get("output"))
+    # The status box speaks to the TA, not to the student.
+    status = str(results.get("status", ""))
+    stopped = isinstance(results.get("notebook"), dict) and results["notebook"].get("on_cell_error") == "stop"
+    view["status_explanation"] = (TA_CELL_ERROR_STOP_EXPLANATION if status == "cell_error" and stopped
+                                  else TA_STATUS_EXPLANATIONS.get(status, ""))
     view["student_log"] = _text(student_log)
     view["judge_log"] = _text(judge_log)
     view["environment"] = _environment_view(results.get("environment"))
@@ -192,6 +224,16 @@ def _ta_view(results: dict, *, student_log: str, judge_log: str) -> dict[str, An
     review = results.get("review") if isinstance(results.get("review"), dict) else None
     view["review"] = [_text(x) for x in review.get("reasons", []) if isinstance(x, str)] if review else []
     return view
+
+
+def _result(test: dict) -> str:
+    """passed, partial (passed with less than its points) or failed."""
+    if test.get("status") != "passed":
+        return "failed"
+    score, max_score = test.get("score"), test.get("max_score")
+    if _is_number(score) and _is_number(max_score) and score < max_score:
+        return "partial"
+    return "passed"
 
 
 def _common_view(results: dict) -> dict[str, Any]:

@@ -23,6 +23,7 @@ STUDENT_HOME = "/home/student"
 STUDENT_CONFIG = "/run/handin/student.json"
 JUDGE_CONFIG = "/run/handin/judge.json"
 GRADER_MOUNT = "/grader"
+PUBLIC_DATA_MOUNT = "/public"  # the judge's read-only view of the module's public data ([assignment] data)
 JUDGE_OUT = "/out"
 CHANNEL_FD = 3
 MAX_REPORT_BYTES = 16 * 1024**2
@@ -82,7 +83,8 @@ class RunRequest:
 
     def judge_config(self) -> dict[str, Any]:
         lim = self.limits
-        return {"grader_dir": GRADER_MOUNT, "out": f"{JUDGE_OUT}/raw.json", "scratch": "/tmp",
+        return {"grader_dir": GRADER_MOUNT, "public_data": PUBLIC_DATA_MOUNT, "out": f"{JUDGE_OUT}/raw.json",
+                "scratch": "/tmp",
                 "fd": CHANNEL_FD, "call_seconds": lim.call_seconds,
                 "ready_seconds": lim.notebook_seconds + 15.0, "max_message_bytes": lim.max_message_bytes,
                 "benchmark": self.benchmark}

@@ -244,8 +244,9 @@ def gpu_request(ids: tuple[int, ...]) -> docker.types.DeviceRequest:
 def _write_configs(run_dir: Path, request: RunRequest, lease: GpuLease | None, student_uid: int) -> None:
     lim = request.limits
     os.chmod(run_dir, 0o700)  # root only: the student uid cannot read the judge's config
-    judge = dict(request.judge_config(), grader_dir="/judge/grader", out="/out/judge/raw.json",
-                 scratch="/home/judge")
+    # public_data: the same read-only /data mounts the student's links point at.
+    judge = dict(request.judge_config(), grader_dir="/judge/grader", public_data="/data",
+                 out="/out/judge/raw.json", scratch="/home/judge")
     plan = {"cpus": lim.cpus, "student_uid": student_uid, "max_processes": lim.max_processes,
             "memory_bytes": lim.memory_bytes, "cpu_seconds": int(lim.wall_seconds * max(1, lim.cpus)) + 5,
             "max_file_size": lim.max_file_size, "max_output": lim.max_output, "gpus": lim.gpus,

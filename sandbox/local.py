@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import handin
-from handin.sandboxing import (GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT, STUDENT_CONFIG,
+from handin.sandboxing import (GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT, PUBLIC_DATA_MOUNT, STUDENT_CONFIG,
                                STUDENT_HOME, Drain, RunOutcome, RunRequest, read_report)
 
 from . import cpusets
@@ -187,11 +187,17 @@ def _prepare(run_dir: Path, request: RunRequest, slot: UidSlot | None, *, hidden
     jc = dict(request.judge_config(), fd=fds[1])
     if not hidden:
         # No mount namespace: the processes see host paths.
-        jc.update(grader_dir=str(request.grader_dir), out=str(out / "raw.json"), scratch=str(scratch))
+        public = judge_dir / "public"  # the judge's public_data: links to the host's (read-only) data
+        public.mkdir()
+        jc.update(grader_dir=str(request.grader_dir), public_data=str(public), out=str(out / "raw.json"),
+                  scratch=str(scratch))
         for name, src in request.data:
             dst = home / name
             dst.parent.mkdir(parents=True, exist_ok=True)
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+            link = public / name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(src.resolve())
     student_config.write_text(json.dumps(sc))
     judge_config.write_text(json.dumps(jc))
     if slot is not None:
@@ -256,6 +262,10 @@ def _bwrap_argv(layout: dict, request: RunRequest, role: str) -> list[str]:
             argv += ["--ro-bind", str(src), f"{STUDENT_HOME}/{name}"]
         argv += ["--ro-bind", str(layout["student_config"]), STUDENT_CONFIG, "--chdir", STUDENT_HOME]
     else:
+        # The module's public data, read-only, as the notebook sees it (the public_data fixture).
+        argv += ["--perms", "0755", "--dir", PUBLIC_DATA_MOUNT]
+        for name, src in request.data:
+            argv += ["--ro-bind", str(src), f"{PUBLIC_DATA_MOUNT}/{name}"]
         argv += ["--ro-bind", str(request.grader_dir), GRADER_MOUNT,
                  "--bind", str(layout["out"]), JUDGE_OUT,
                  "--ro-bind", str(layout["judge_config"]), JUDGE_CONFIG, "--chdir", "/tmp"]

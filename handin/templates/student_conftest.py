@@ -66,3 +66,9 @@ def credit():
 @pytest.fixture
 def grader_dir():
     return Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def public_data():
+    """The module's public data as the notebook sees it: public_data / "data" / "train.npz"."""
+    return Path(__file__).resolve().parent.parent

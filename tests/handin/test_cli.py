@@ -97,7 +97,7 @@ def test_release_refuses_public_tests_that_import_hidden_code(runner, toy_module
     public = toy_module.paths.grader_dir / "test_public.py"
     public.write_text("from helper import SECRET\n" + public.read_text())
     r = runner.invoke(main, ["release", str(toy_module.paths.assignment_dir), "--out", str(tmp_path / "d")])
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     assert "imports 'helper' from the hidden grader directory" in r.output
     assert not (tmp_path / "d" / "toy").exists()
 
@@ -190,3 +190,170 @@ def test_validate_catches_a_flaky_test(runner, tmp_path):
         if "different results on a second run" in r.output:
             break
     assert any("different results on a second run" in o for o in results), results[-1]
+
+
+def test_release_refuses_public_data_copied_into_graders_with_one_message(runner, toy_module, tmp_path):
+    # Issue 13, 3: a copy of the public data in graders/ made _check_bundle crash (FileNotFoundError).
+    data = toy_module.paths.assignment_dir / "data" / "numbers.txt"
+    copy = toy_module.paths.grader_dir / "data" / "numbers.txt"
+    copy.parent.mkdir()
+    copy.write_bytes(data.read_bytes())
+    r = runner.invoke(main, ["release", str(toy_module.paths.assignment_dir), "--out", str(tmp_path / "d")])
+    assert r.exit_code == 2, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert "Traceback" not in r.output
+    assert f"{copy} would be shipped as data/numbers.txt" in r.output
+    assert "public_data" in r.output  # says how a hidden test reads public data instead
+    assert not (tmp_path / "d" / "toy").exists() and not (tmp_path / "d" / "toy.zip").exists()
+
+
+@pytest.mark.parametrize("breakage,message", [
+    ("no starter", "starter.ipynb does not exist"),
+    ("no data", "data does not exist"),
+    ("no public test", "test_public.py does not exist"),
+    ("bad starter", "the starter is not a notebook"),
+])
+def test_release_problems_are_one_message_and_exit_2(runner, toy_module, tmp_path, breakage, message):
+    import shutil
+    a = toy_module.paths.assignment_dir
+    if breakage == "no starter":
+        (a / "starter.ipynb").unlink()
+    elif breakage == "no data":
+        shutil.rmtree(a / "data")
+    elif breakage == "no public test":
+        (toy_module.paths.grader_dir / "test_public.py").unlink()
+    else:
+        (a / "starter.ipynb").write_text("{not json")
+    r = runner.invoke(main, ["release", str(a), "--out", str(tmp_path / "d")])
+    assert r.exit_code == 2, r.output
+    assert isinstance(r.exception, SystemExit) and "Traceback" not in r.output
+    assert message in r.output.replace("\n", ""), r.output
+    assert not (tmp_path / "d" / "toy").exists()
+
+
+def test_grade_refuses_points_that_name_no_test(runner, tmp_path):
+    # Issue 13, 4: a [points] typo graded with the test silently dropped from the maximum.
+    from builders import TOY_TOML, make_toy_module
+    from handin.spec import load_module
+    from handin.validate import unmatched_points, unmatched_points_message
+    a = make_toy_module(tmp_path / "c", toml=TOY_TOML + '\n[points]\n"test_dubble" = 2\n')
+    nb = write_notebook(tmp_path / "x.ipynb", GOOD)
+    r = runner.invoke(main, ["grade", str(a), str(nb), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2, r.output
+    assert unmatched_points_message(unmatched_points(load_module(a))) in r.output.replace("\n", "")
+    assert "no test matches 'test_dubble'" in r.output
+    assert not (tmp_path / "r").exists()
+
+
+UNIMPORTABLE = '''
+from solution_helpers import answer   # lives in solutions/: the judge cannot import it
+
+def test_secret(student):
+    assert student.double(answer) == 2 * answer
+'''
+
+
+@pytest.mark.slow
+def test_validate_reports_a_test_file_that_does_not_import(runner, tmp_path):
+    # Issue 13, 2: blamed a public test and claimed points and determinism were fine.
+    from builders import TOY_TOML, make_toy_module
+    a = make_toy_module(tmp_path, toml=TOY_TOML + '\n[points]\n"test_secret" = 2\n', hidden=UNIMPORTABLE)
+    out = tmp_path / "v"
+    r = runner.invoke(main, ["validate", str(a), "--sandbox", "local", "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "✗ hidden tests can be collected" in r.output
+    assert "test_hidden.py: ModuleNotFoundError: No module named 'solution_helpers'" in r.output
+    assert f"full judge log: {out / 'solution' / 'judge.log'}" in r.output
+    assert (out / "solution" / "judge.log").is_file()
+    assert "solution_helpers" in (out / "solution" / "judge.log").read_text()
+    for claim in ("every points entry names a hidden test", "hidden tests are deterministic",
+                  "starter notebook does not pass", "reference solution gets full marks"):
+        assert f"✓ {claim}" not in r.output, claim
+    assert "test_public.py" not in r.output  # no public test is blamed for it
+
+
+RAISES_UNDER_THE_SOLUTION = '''
+import numpy as np
+
+def test_reads_data(student):
+    np.loadtxt("/nowhere/train.txt")
+
+def test_double(student):
+    assert student.double(21) == 42
+'''
+
+
+@pytest.mark.slow
+def test_validate_says_why_a_check_failed_and_where_the_judge_log_is(runner, tmp_path):
+    # Issue 13, 1: only "not full: <test id>", with no reason and no log.
+    from builders import make_toy_module
+    a = make_toy_module(tmp_path, hidden=RAISES_UNDER_THE_SOLUTION)
+    r = runner.invoke(main, ["validate", str(a), "--sandbox", "local"])
+    assert r.exit_code == 1, r.output
+    assert "✗ reference solution gets full marks: 2/3" in r.output
+    line = next(ln for ln in r.output.splitlines() if "test_hidden.py::test_reads_data" in ln)
+    assert "FileNotFoundError" in line and "/nowhere/train.txt" in line
+    log = next(ln for ln in r.output.splitlines() if "full judge log:" in ln).split("full judge log: ")[1]
+    log = log.split(",")[0].strip()
+    assert log.endswith("/solution/judge.log") and "FileNotFoundError" in open(log).read()
+    assert "✓ release bundle holds nothing hidden" in r.output
+
+
+@pytest.mark.slow
+def test_validate_runs_the_release_bundle_check(runner, toy_module):
+    copy = toy_module.paths.grader_dir / "data" / "numbers.txt"
+    copy.parent.mkdir()
+    copy.write_bytes((toy_module.paths.assignment_dir / "data" / "numbers.txt").read_bytes())
+    r = runner.invoke(main, ["validate", str(toy_module.paths.assignment_dir), "--sandbox", "local"])
+    assert r.exit_code == 1
+    assert "✗ release bundle holds nothing hidden" in r.output
+    assert "would be shipped as data/numbers.txt" in r.output
+
+
+PUBLIC_DATA_HIDDEN = '''
+def test_reads_public_data(student, public_data):
+    numbers = (public_data / "data" / "numbers.txt").read_text().split()
+    assert student.double(int(numbers[-1])) == 6
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sandbox_name", ["local", "docker"])
+def test_hidden_tests_read_public_data_through_the_fixture(runner, tmp_path, sandbox_name):
+    if sandbox_name == "docker":
+        _need_docker_image()
+    from builders import make_toy_module
+    a = make_toy_module(tmp_path, hidden=PUBLIC_DATA_HIDDEN)
+    sol = a.parent.parent / "solutions" / "toy" / "solution.ipynb"
+    out = tmp_path / "r"
+    r = runner.invoke(main, ["grade", str(a), str(sol), "--out", str(out), "--sandbox", sandbox_name])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "solution" / "results.json").read_text())
+    assert doc["environment"]["backend"] == sandbox_name
+    t = next(t for t in doc["tests"] if t["name"].endswith("test_reads_public_data"))
+    assert t["status"] == "passed", t
+
+
+def _need_docker_image():
+    """Skip unless a Docker engine answers and the CPU sandbox image is built."""
+    try:
+        import docker
+        docker.from_env().images.get("handin-sandbox:cpu")
+    except Exception as exc:  # no SDK, no engine, no image
+        pytest.skip(f"no Docker engine with the handin-sandbox:cpu image: {type(exc).__name__}")
+
+
+@pytest.mark.slow
+def test_public_data_without_bubblewrap(tmp_path):
+    """Without namespaces the judge sees host paths: public_data is a folder of links to the data."""
+    from builders import make_toy_module
+    from handin.grading import grade_file
+    from handin.spec import load_module
+    from sandbox.local import LocalBackend
+    spec = load_module(make_toy_module(tmp_path, hidden=PUBLIC_DATA_HIDDEN))
+    backend = LocalBackend()
+    backend._protections = dict(backend.protections(), network_isolated=False, filesystem_hidden=False,
+                                uid_separation=False, pid_isolated=False)
+    doc = grade_file(spec, spec.solution, backend=backend, out_dir=None)
+    t = next(t for t in doc["tests"] if t["name"].endswith("test_reads_public_data"))
+    assert t["status"] == "passed", t

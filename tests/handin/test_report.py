@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 from markupsafe import escape
 
-from handin.report import (CELL_ERROR_STOP_EXPLANATION, STATUS_EXPLANATIONS, render_student_report,
-                           render_ta_report, write_reports)
+from handin.report import (CELL_ERROR_STOP_EXPLANATION, STATUS_EXPLANATIONS, TA_CELL_ERROR_STOP_EXPLANATION,
+                           TA_STATUS_EXPLANATIONS, render_student_report, render_ta_report, write_reports)
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "handin" / "schema"
                      / "results.schema.json").read_text())
@@ -193,9 +193,42 @@ def test_notebook_error_shown_to_student_without_ansi():
 @pytest.mark.parametrize("status", sorted(STATUS_EXPLANATIONS))
 def test_status_explanations(status):
     results = make_results(status=status, reason=f"REASON_{status}")
-    for html in (render_student_report(results), render_ta_report(results)):
-        assert str(escape(STATUS_EXPLANATIONS[status])) in html
+    student, ta = render_student_report(results), render_ta_report(results)
+    assert str(escape(STATUS_EXPLANATIONS[status])) in student
+    assert str(escape(TA_STATUS_EXPLANATIONS[status])) in ta
+    assert str(escape(STATUS_EXPLANATIONS[status])) not in ta
+    for html in (student, ta):
         assert f"REASON_{status}" in html
+
+
+@pytest.mark.parametrize("status", sorted(STATUS_EXPLANATIONS))
+def test_the_ta_report_speaks_to_the_ta(status):
+    results = make_results(status=status, reason="r")
+    nb = results["notebook"]
+    ta = render_ta_report(results)
+    for words in ("Your notebook", "your notebook", "your code", "Your submission", "hand in again", "ask a TA"):
+        assert words not in ta, (status, words)
+    assert sorted(TA_STATUS_EXPLANATIONS) == sorted(STATUS_EXPLANATIONS)
+    if nb is not None:
+        stop = render_ta_report(dict(results, status="cell_error", notebook=dict(nb, on_cell_error="stop")))
+        assert str(escape(TA_CELL_ERROR_STOP_EXPLANATION)) in stop and "your code" not in stop
+
+
+def test_partial_credit_shows_as_partial_with_its_points():
+    tests = [_test("test_a.py::test_full", points=2, output="fine"),
+             _test("test_a.py::test_half", points=4, output="half credit: loss 0.7"),
+             _test("test_b.py::test_gone", passed=False, points=1, output="wrong")]
+    tests[1]["score"] = 2.0
+    results = make_results(tests)
+    student, ta = render_student_report(results), render_ta_report(results)
+    for html in (student, ta):
+        row = re.search(r"test_a\.py::test_half</td>.*?</tr>", html, re.S).group(0)
+        assert ">partial<" in row and "2 / 4" in row and ">passed<" not in row
+        full = re.search(r"test_a\.py::test_full</td>.*?</tr>", html, re.S).group(0)
+        assert ">passed<" in full and "2 / 2" in full
+        gone = re.search(r"test_b\.py::test_gone</td>.*?</tr>", html, re.S).group(0)
+        assert ">failed<" in gone
+        assert "2 of 3 tests passed, 1 of them with partial credit." in html
 
 
 def test_timeout_explanation_is_plain():
@@ -220,11 +253,12 @@ def test_every_failed_cell_is_listed_in_both_reports():
     results = make_results(hidden, notebook=nb, status="cell_error",
                            reason="2 code cells raised errors, the first code cell 2: NameError")
     student, ta = render_student_report(results), render_ta_report(results)
+    assert str(escape(STATUS_EXPLANATIONS["cell_error"])) in student
+    assert str(escape(TA_STATUS_EXPLANATIONS["cell_error"])) in ta
     for html in (student, ta):
         assert "Code cell 2 raised" in html and "Code cell 7 raised" in html
         assert "grad_chek(params)" in html and "1 / 0" in html
         assert "cells that raised an error: 2" in html
-        assert str(escape(STATUS_EXPLANATIONS["cell_error"])) in html
         assert "The cells after a failed cell still ran" in html
     assert "HIDDEN_MSG" not in student and "HIDDEN_DETAIL" not in student
 
@@ -232,8 +266,9 @@ def test_every_failed_cell_is_listed_in_both_reports():
 def test_stop_policy_says_later_cells_did_not_run():
     results = make_results(notebook=_failed_cells_notebook("stop"), status="cell_error",
                            reason="execution stopped at code cell 2: NameError")
+    assert str(escape(CELL_ERROR_STOP_EXPLANATION)) in render_student_report(results)
+    assert str(escape(TA_CELL_ERROR_STOP_EXPLANATION)) in render_ta_report(results)
     for html in (render_student_report(results), render_ta_report(results)):
-        assert str(escape(CELL_ERROR_STOP_EXPLANATION)) in html
         assert "Code cell 2 raised" in html and "Code cell 7" not in html
         assert "the cells after it did not run" in html
 
@@ -256,8 +291,9 @@ def test_invalid_results_render():
     jsonschema.validate(results, SCHEMA)
     student = render_student_report(results)
     ta = render_ta_report(results)
+    assert str(escape(STATUS_EXPLANATIONS["invalid"])) in student
+    assert str(escape(TA_STATUS_EXPLANATIONS["invalid"])) in ta
     for html in (student, ta):
-        assert str(escape(STATUS_EXPLANATIONS["invalid"])) in html
         assert "the file is not a notebook" in html
         assert "0 / 5" in html and "0.0%" in html
         assert "The notebook was not run." in html
