@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from builders import REPO
+from builders import REPO, need_docker_image
 
 HANDIN = [sys.executable, "-m", "handin.cli"]
 
@@ -20,11 +20,7 @@ def _run(args, cwd):
 @pytest.mark.parametrize("sandbox_name", ["local", "docker"])
 def test_new_module_validates_and_releases(tmp_path, sandbox_name):
     if sandbox_name == "docker":
-        try:
-            import docker
-            docker.from_env().images.get("handin-sandbox:cpu")
-        except Exception as exc:  # no SDK, no engine, no image
-            pytest.skip(f"no Docker engine with the handin-sandbox:cpu image: {type(exc).__name__}")
+        need_docker_image()
     r = _run(["new", "m42-linreg", "--title", "Linear regression", "--course", "Test course"], tmp_path)
     assert r.returncode == 0, r.stderr
     for rel in ("assignments/m42-linreg/assignment.toml", "assignments/m42-linreg/linreg.ipynb",
