@@ -319,10 +319,10 @@ def test_reads_public_data(student, public_data):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sandbox_name", ["local", "docker"])
-def test_hidden_tests_read_public_data_through_the_fixture(runner, tmp_path, sandbox_name):
-    from builders import make_toy_module, need_docker_image
+def test_hidden_tests_read_public_data_through_the_fixture(runner, tmp_path, sandbox_name, request):
+    from builders import make_toy_module
     if sandbox_name == "docker":
-        need_docker_image()
+        request.getfixturevalue("docker_image")   # the real engine and image (built when missing)
     a = make_toy_module(tmp_path, hidden=PUBLIC_DATA_HIDDEN)
     sol = a.parent.parent / "solutions" / "toy" / "solution.ipynb"
     out = tmp_path / "r"

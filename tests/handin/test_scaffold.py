@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from builders import REPO, need_docker_image
+from builders import REPO
 
 HANDIN = [sys.executable, "-m", "handin.cli"]
 
@@ -18,9 +18,9 @@ def _run(args, cwd):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sandbox_name", ["local", "docker"])
-def test_new_module_validates_and_releases(tmp_path, sandbox_name):
+def test_new_module_validates_and_releases(tmp_path, sandbox_name, request):
     if sandbox_name == "docker":
-        need_docker_image()
+        request.getfixturevalue("docker_image")   # the real engine and image (built when missing)
     r = _run(["new", "m42-linreg", "--title", "Linear regression", "--course", "Test course"], tmp_path)
     assert r.returncode == 0, r.stderr
     for rel in ("assignments/m42-linreg/assignment.toml", "assignments/m42-linreg/linreg.ipynb",
