@@ -155,7 +155,7 @@ def db_rows(instance: Path) -> dict[int, dict]:
     try:
         rows = {r["id"]: dict(r) for r in con.execute(
             "SELECT s.id, s.status, s.sha256, s.size, s.submitted_at, s.started_at, s.finished_at, "
-            "s.deliveries, u.email FROM submissions s JOIN users u ON u.id = s.user_id")}
+            "s.deliveries, s.error, u.email FROM submissions s JOIN users u ON u.id = s.user_id")}
         for r in rows.values():
             r.update(results=0, grades=0, audits=0, runs=None, score=None, graded_at=None)
         for r in con.execute("SELECT submission_id, runs, score, max_score, run_status, graded_at FROM results"):
@@ -174,6 +174,16 @@ def db_rows(instance: Path) -> dict[int, dict]:
         con.close()
 
 
+def code_version() -> str:
+    """The commit measured: git's, or a snapshot's .commit file (``git archive`` keeps no .git)."""
+    try:
+        return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        marker = REPO / ".commit"
+        return marker.read_text().strip() if marker.is_file() else "unknown"
+
+
 def when(value: str | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.timezone.utc)
 
@@ -190,7 +200,7 @@ def main() -> int:
     ap.add_argument("--upload-timeout", type=float, default=120.0)
     ap.add_argument("--deadline", type=float, default=3600.0, help="seconds for everything to be graded")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "web_rush.json")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary instance")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary instance (kept anyway when a check fails)")
     args = ap.parse_args()
     if not 1 <= args.students * args.per_student <= 2000:
         ap.error("between 1 and 2000 uploads")
@@ -291,6 +301,13 @@ def main() -> int:
                 api_ok += r.status_code == 200 and doc["status"] == rows[i]["status"] \
                     and doc["score"] == rows[i]["score"]
         checks["the API reports the same status and score"] = api_ok == len(stored)
+        errors: dict[str, int] = {}
+        for i in stored:
+            if rows[i]["error"]:
+                first = rows[i]["error"].strip().splitlines()[0][:300]
+                errors[first] = errors.get(first, 0) + 1
+        if errors:
+            notes.append({"platform errors (first line: count)": errors})
         deliveries = {}
         for i in stored:
             deliveries[str(rows[i]["deliveries"])] = deliveries.get(str(rows[i]["deliveries"]), 0) + 1
@@ -311,6 +328,7 @@ def main() -> int:
         result = {
             "benchmark": "web_rush",
             "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "commit": code_version(),
             "host": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
                      "machine": platform.machine(), "system": f"{platform.system()} {platform.release()}",
                      "loadavg_at_start": [round(x, 2) for x in load_start],
@@ -348,6 +366,8 @@ def main() -> int:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({k: result[k] for k in ("uploads", "grading", "checks", "passed")}, indent=2))
         print(f"written {args.out}")
+        if not result["passed"]:
+            args.keep = True                    # keep the evidence
         return 0 if result["passed"] else 1
     finally:
         if serve is not None and serve.poll() is None:

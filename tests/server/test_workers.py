@@ -15,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -220,6 +222,14 @@ class Platform:
         return {"submission": [tuple(r) for r in sub], "results": [tuple(r) for r in results],
                 "grades": [tuple(r) for r in grades], "audits": audits}
 
+    def lease_token(self, sub_id: int) -> str:
+        if self._engine is None:
+            self._engine = create_engine(self.database_url)
+        with self._engine.connect() as conn:
+            token = conn.execute(text("SELECT lease_token FROM submissions WHERE id = :id"), {"id": sub_id}).scalar()
+        assert token, "no lease"
+        return token
+
     def logs(self) -> str:
         return "\n".join(p.log.read_text(errors="replace") for p in self.procs)
 
@@ -237,6 +247,32 @@ def platforms(request, tmp_path):
     yield make
     for p in made:
         p.stop()
+
+
+def processes_mentioning(needle: str) -> list[int]:
+    """Processes whose command line contains ``needle`` (bubblewrap's names the run's folder)."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if needle.encode() in (d / "cmdline").read_bytes():
+                    found.append(int(d.name))
+            except OSError:
+                continue
+    return found
+
+
+def remove_leftovers(lease: str, upload: Path) -> None:
+    """A killed worker cannot clean up: remove its sandbox's run folder and its job's temp folder."""
+    tmp = Path(tempfile.gettempdir())
+    for d in tmp.glob(f"handin-{lease}-*"):
+        shutil.rmtree(d, ignore_errors=True)
+    for d in tmp.glob("handin-*-*"):
+        try:
+            if d.is_dir() and any(f.is_file() and os.path.samefile(f, upload) for f in d.iterdir()):
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def task_outcomes(log: str) -> list[str]:
@@ -327,14 +363,20 @@ def test_sigkill_mid_grade_is_graded_exactly_once(platforms, tmp_path, request, 
     p.ready(a)
 
     sub_id = p.upload(token, notebook, "toy")
-    p.wait_status(token, sub_id, ("running",), timeout=60, interval=0.1)
+    doc = p.wait_status(token, sub_id, ("running",), timeout=60, interval=0.1)
+    lease = p.lease_token(sub_id)               # worker A's run: its sandbox dir is handin-<lease>-…
+    request.addfinalizer(lambda: remove_leftovers(lease, p.instance / "uploads" / doc["sha256"][:2]
+                                                  / f"{doc['sha256']}.ipynb"))
     time.sleep(1.5)                             # inside the 6 s sleep of the first cell
+    assert processes_mentioning(f"handin-{lease}-"), "worker A's sandbox is not running"
     os.killpg(a.pid, signal.SIGKILL)
     a.popen.wait(10)
     deadline = time.monotonic() + 10
-    while group_alive(a.pid) and time.monotonic() < deadline:
+    while (group_alive(a.pid) or processes_mentioning(f"handin-{lease}-")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not group_alive(a.pid)
+    if os.geteuid() == 0:   # bubblewrap --die-with-parent; without it (not root) nothing reaps them
+        assert not processes_mentioning(f"handin-{lease}-"), "worker A's sandbox outlived it"
     time.sleep(2)
     rows = p.rows(sub_id)
     assert rows["submission"] == [("running", 1)] and rows["results"] == [], rows
