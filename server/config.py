@@ -31,17 +31,30 @@ def default_course_root() -> Path:
 
 
 def secret_key(instance: Path) -> str:
-    """Read the instance's secret key, generating it (mode 0600) on first start."""
+    """Read the instance's secret key, generating it (mode 0600) on first start.
+
+    The key is written to a temporary file and linked into place, so two processes starting at
+    once on a new instance agree on one key and neither reads a half-written file.
+    """
     path = instance / "secret_key"
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        instance.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key + "\n")
-        return key
+        pass
+    instance.mkdir(parents=True, exist_ok=True)
+    tmp = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)      # fails if another process got there first: then its key wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
 
 
 @dataclass

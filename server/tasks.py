@@ -7,6 +7,8 @@ in ``run_job`` makes a redelivered job harmless.
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery, Task, shared_task
 from flask import Flask
 from kombu import Queue
@@ -26,7 +28,8 @@ def celery_init_app(app: Flask) -> Celery:
         if settings.broker_url.startswith(broker.SCHEME) else {}
     if settings.broker_url.startswith("redis"):
         # Unacknowledged jobs come back after this; the database lease is the real guard.
-        options = {"visibility_timeout": int(app.config.get("BROKER_VISIBILITY_TIMEOUT", 3600))}
+        options = {"visibility_timeout": int(app.config.get("BROKER_VISIBILITY_TIMEOUT")
+                                             or os.environ.get("HANDIN_BROKER_VISIBILITY_TIMEOUT", 3600))}
     celery_app.conf.update(
         broker_url=settings.broker_url,
         broker_transport_options=options,

@@ -83,3 +83,17 @@ def test_first_start_seeds_the_demo_course_once(tmp_path):
         from server.services import accounts
         assert accounts.authenticate(rows[2][1], rows[2][2]) is not None
         db.engine.dispose()
+
+
+def test_processes_starting_at_once_agree_on_one_secret_key(tmp_path):
+    import concurrent.futures as cf
+    inst = tmp_path / "fresh"
+    code = f"from server.config import secret_key; from pathlib import Path; print(secret_key(Path({str(inst)!r})))"
+    with cf.ThreadPoolExecutor(8) as pool:
+        runs = list(pool.map(lambda _: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                      cwd=REPO, timeout=60), range(8)))
+    keys = {r.stdout.strip() for r in runs}
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    assert [p.name for p in inst.iterdir()] == ["secret_key"]     # no temporary files left behind
+    assert stat.S_IMODE((inst / "secret_key").stat().st_mode) == 0o600
