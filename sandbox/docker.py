@@ -39,7 +39,7 @@ import docker.errors
 import docker.types
 
 import handin
-from handin.sandboxing import RunOutcome, RunRequest
+from handin.sandboxing import RunOutcome, RunRequest, thread_env
 
 from . import cpusets
 from .cpusets import CpuAllocator, CpuLease
@@ -247,7 +247,8 @@ def _write_configs(run_dir: Path, request: RunRequest, lease: GpuLease | None, s
     # public_data: the same read-only /data mounts the student's links point at.
     judge = dict(request.judge_config(), grader_dir="/judge/grader", public_data="/data",
                  out="/out/judge/raw.json", scratch="/home/judge")
-    plan = {"cpus": lim.cpus, "student_uid": student_uid, "max_processes": lim.max_processes,
+    plan = {"cpus": lim.cpus, "thread_env": thread_env(request), "student_uid": student_uid,
+            "max_processes": lim.max_processes,
             "memory_bytes": lim.memory_bytes, "cpu_seconds": int(lim.wall_seconds * max(1, lim.cpus)) + 5,
             "max_file_size": lim.max_file_size, "max_output": lim.max_output, "gpus": lim.gpus,
             "cuda_visible_devices": ",".join(str(i) for i in range(len(lease.ids))) if lease and lease.ids else None}

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import handin
 from handin.sandboxing import (GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT, PUBLIC_DATA_MOUNT, STUDENT_CONFIG,
-                               STUDENT_HOME, Drain, RunOutcome, RunRequest, read_report)
+                               STUDENT_HOME, Drain, RunOutcome, RunRequest, read_report, thread_env)
 
 from . import cpusets
 from .cpusets import CpuAllocator, CpuLease
@@ -138,7 +138,7 @@ class LocalBackend:
             "PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
             "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-            "OMP_NUM_THREADS": str(lim.cpus), "MKL_NUM_THREADS": str(lim.cpus),
+            **thread_env(request),
             "HOME": STUDENT_HOME if role == "student" else "/tmp",
             "PYTHONPATH": str(Path(handin.__file__).resolve().parent.parent) if not prot["filesystem_hidden"]
             else _HANDIN_MOUNT_PARENT,

@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     base_env = {"PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                 "PYTHONPATH": "/opt/handin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
                 "MPLBACKEND": "Agg", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-                "OMP_NUM_THREADS": str(plan["cpus"]), "MKL_NUM_THREADS": str(plan["cpus"])}
+                **(plan.get("thread_env") or {"OMP_NUM_THREADS": str(plan["cpus"]),
+                                              "MKL_NUM_THREADS": str(plan["cpus"])})}
     if plan.get("cuda_visible_devices") is not None:
         base_env["CUDA_VISIBLE_DEVICES"] = plan["cuda_visible_devices"]
 
