@@ -20,6 +20,17 @@ STARTER = REPO / "assignments" / M02 / "feedforward.ipynb"
 PASSWORD = "correct horse battery"
 
 
+def reset_postgres(url: str) -> str:
+    """Empty the database's public schema (each test starts on a fresh one); returns ``url``."""
+    from sqlalchemy import create_engine, text
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
 def make_settings(tmp_path: Path, database_url: str, **overrides) -> Settings:
     values = dict(instance=tmp_path / "instance", database_url=database_url, broker_url="memory://",
                   course_root=REPO, dispatch="none", sandbox="local", rate_limits=False, testing=True,

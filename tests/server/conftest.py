@@ -10,19 +10,10 @@ Helpers (``upload``, ``World``, paths) are in tests/webtools.py.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from server import create_app
 from server.extensions import db
-from webtools import World, build_world, make_settings
-
-
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+from webtools import World, build_world, make_settings, reset_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -30,8 +21,7 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'handin.sqlite'}"
     url = request.getfixturevalue("postgres_url")
-    _reset_postgres(url)
-    return url
+    return reset_postgres(url)
 
 
 @pytest.fixture

@@ -26,10 +26,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import create_engine, update
 
-from builders import REPO, make_toy_module, write_notebook
+from builders import REPO, TOY_TOML, make_toy_module, write_notebook
 from services import Process, free_port, group_alive, log_path, safe_name
+from webtools import reset_postgres
 
 pytestmark = pytest.mark.slow   # every test here grades for real
 
@@ -40,26 +41,8 @@ M02_STARTER = REPO / "assignments" / M02 / "feedforward.ipynb"
 PASSWORD = "correct horse battery staple"
 
 # A toy module whose lease runs out soon after its worker dies: wall 15 s + margin 2 s.
-TOY_FAST_LEASE = """
-[assignment]
-title = "Toy"
-course = "Test course"
-module = "toy"
-starter = "starter.ipynb"
-data = ["data"]
-
-[grading]
-scale = "a-f"
-pass_threshold = 50
-public_tests = ["test_public.py"]
-
-[resources]
-cpus = 1
-memory = "2GiB"
-wall_time = "15s"
-notebook_time = "10s"
-call_time = "4s"
-"""
+TOY_FAST_LEASE = TOY_TOML.replace('wall_time = "40s"', 'wall_time = "15s"').replace(
+    'notebook_time = "15s"', 'notebook_time = "10s"')
 LEASE_MARGIN = "2"
 TOY_SCORE, TOY_MAX = 4.5, 5.0   # the toy solution: test_scale earns half its point
 SOLUTION_CELLS = [
@@ -71,14 +54,6 @@ SOLUTION_CELLS = [
 
 
 # --------------------------------------------------------------------------- helpers
-
-def reset_postgres(url: str) -> str:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
 
 
 def private_redis(url: str, number: int = 5) -> str:
