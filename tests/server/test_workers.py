@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, text, update
 
 from builders import REPO, TOY_TOML, make_toy_module, write_notebook
 from services import Process, free_port, group_alive, log_path, safe_name
