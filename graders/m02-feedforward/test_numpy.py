@@ -1,13 +1,14 @@
 """Hidden tests, part 1: the numpy network (HIDDEN, not shipped).
 
-Every student value goes through reference.to_array / check_close / to_float, which fail
+Every student value goes through handin.checks (to_array / check_close / to_float), which fail
 with a short message (type or shape, max abs diff) and never print expected arrays.
 """
 
 import numpy as np
 import pytest
 import reference as ref
-from reference import check_close, copy_params, fail, get_dict, to_array, to_float
+from handin.checks import check_close, fail, get_dict, to_array, to_float
+from reference import copy_params
 
 KEYS = ("W1", "b1", "W2", "b2")
 

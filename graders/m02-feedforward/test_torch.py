@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import reference as ref
 import torch
-from reference import check_close, fail, to_array, to_float
+from handin.checks import check_close, fail, to_array, to_float
 
 N_HIDDEN = 32
 
