@@ -3,13 +3,14 @@
 Started by a sandbox backend as ``python -m handin.judge CONFIG`` under the
 judge uid. It waits for the student's notebook summary, runs pytest over the
 grader directory with the :class:`JudgePlugin` (fixtures ``student``,
-``credit``, ``grader_dir``, ``public_data``; markers ``points`` and ``visibility``) and writes
+``credit``, ``figure``, ``grader_dir``, ``public_data``; markers ``points`` and ``visibility``) and writes
 one raw report. Scoring (points from the spec, late penalty, grade) happens on
 the host from that report; the judge only says what passed.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -26,6 +27,15 @@ from .student import load_json_config
 
 MAX_MESSAGE = 4_000
 MAX_DETAIL = 20_000
+MAX_TITLE = 200
+MAX_FIGURES = 4                 # per test
+MAX_FIGURE_BYTES = 512 * 1024   # one PNG
+
+
+def title_of(doc: str | None) -> str:
+    """The title a report shows for a test: the first line of its docstring ('' when none)."""
+    lines = (doc or "").strip().splitlines()
+    return " ".join(lines[0].split())[:MAX_TITLE] if lines else ""
 
 
 class JudgePlugin:
@@ -60,6 +70,27 @@ class JudgePlugin:
             if message:
                 record["credit_message"] = str(message)[:MAX_MESSAGE]
         return give
+
+    @pytest.fixture
+    def figure(self, request):
+        """``figure(png, caption)``: attach a PNG image (bytes) to the test's result.
+
+        Reports show it under the test, to the student under the same rule as the test's
+        message (visible tests only), to TAs always. Draw it in the judge (matplotlib, Agg)
+        from values that came back from the student; at most four per test, 512 KiB each.
+        """
+        record = self.records[request.node.nodeid]
+
+        def attach(png: bytes, caption: str = "") -> None:
+            if not isinstance(png, (bytes, bytearray)) or not bytes(png).startswith(b"\x89PNG\r\n\x1a\n"):
+                raise ValueError("figure() takes the bytes of a PNG image")
+            if len(png) > MAX_FIGURE_BYTES:
+                raise ValueError(f"figure is {len(png)} bytes, more than {MAX_FIGURE_BYTES}")
+            figures = record.setdefault("figures", [])
+            if len(figures) >= MAX_FIGURES:
+                raise ValueError(f"at most {MAX_FIGURES} figures per test")
+            figures.append({"caption": str(caption)[:MAX_TITLE], "png": base64.b64encode(bytes(png)).decode("ascii")})
+        return attach
 
     @pytest.fixture
     def grader_dir(self) -> Path:
@@ -104,6 +135,7 @@ class JudgePlugin:
             self.records[item.nodeid] = {
                 "nodeid": item.nodeid,
                 "name": item.name,
+                "title": title_of(getattr(getattr(item, "function", None), "__doc__", None)),
                 "file": item.nodeid.split("::", 1)[0],
                 "marker_points": float(points.args[0]) if points and points.args else None,
                 "marker_visibility": str(visibility.args[0]) if visibility and visibility.args else None,

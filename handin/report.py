@@ -167,14 +167,14 @@ def _student_view(results: dict) -> dict[str, Any]:
         visible = t.get("visibility") == "visible"
         passed = t.get("status") == "passed"
         if visible:
-            tests.append({"name": _text(t.get("name")), "visible": True, "passed": passed,
+            tests.append({**_test_names(t), "visible": True, "passed": passed,
                           "result": _result(t),
                           "points": f"{_num(t.get('score'))} / {_num(t.get('max_score'))}",
-                          "output": _text(t.get("output"))})
+                          "output": _text(t.get("output")), "figures": _figures(t)})
         else:
-            # Allow-list: name and pass/fail only. Nothing else of a hidden test is copied
+            # Allow-list: title, name and pass/fail only. Nothing else of a hidden test is copied
             # (not even whether its credit was partial: that is part of its points).
-            tests.append({"name": _text(t.get("name")), "visible": False, "passed": passed,
+            tests.append({**_test_names(t), "visible": False, "passed": passed,
                           "result": "passed" if passed else "failed",
                           "visibility": VISIBILITY_LABELS.get(str(t.get("visibility")), "hidden")})
     view["tests"] = tests
@@ -196,7 +196,8 @@ def _ta_view(results: dict, *, student_log: str, judge_log: str) -> dict[str, An
     for t in _dicts(results.get("tests")):
         vis = str(t.get("visibility", ""))
         tests.append({
-            "name": _text(t.get("name")),
+            **_test_names(t),
+            "figures": _figures(t),
             "passed": t.get("status") == "passed",
             "result": _result(t),
             "points": f"{_num(t.get('score'))} / {_num(t.get('max_score'))}",
@@ -329,6 +330,24 @@ def _environment_view(env: Any) -> dict[str, Any]:
         "inactive": [p["name"] for p in prot_rows if not p["active"]],
         "other": [(_text(k), _compact(v)) for k, v in env.items() if k not in _ENV_KNOWN],
     }
+
+
+def _test_names(t: dict) -> dict[str, str]:
+    """A test's title (its docstring's first line; the function name when it has none), the
+    function name, and the full node id (file::function) that TAs see beside the title."""
+    nodeid = _text(t.get("name"))
+    function = nodeid.split("::")[-1]
+    title = _text(t.get("title")).strip()
+    return {"name": nodeid, "function": function, "title": title or function, "has_title": bool(title)}
+
+
+def _figures(t: dict) -> list[dict[str, str]]:
+    figures = []
+    for f in _dicts(t.get("figures")):
+        uri = _png_data_uri(f.get("png"))
+        if uri:
+            figures.append({"caption": _text(f.get("caption")), "uri": uri})
+    return figures
 
 
 def _benchmarks_view(benchmarks: Any) -> dict[str, Any]:

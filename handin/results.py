@@ -53,15 +53,33 @@ def list_tests(grader_dir: Path) -> list[tuple[str, str, float | None]]:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError):
             continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
-                found.append((f"{path.name}::{node.name}", node.name, _marker_points(node)))
-            elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-                for item in node.body:
-                    if isinstance(item, ast.FunctionDef) and item.name.startswith("test"):
-                        found.append((f"{path.name}::{node.name}::{item.name}", item.name,
-                                      _marker_points(item)))
+        for nodeid, fn in _test_functions(path.name, tree):
+            found.append((nodeid, fn.name, _marker_points(fn)))
     return found
+
+
+def read_titles(grader_dir: Path) -> dict[str, str]:
+    """Node id → title (the first line of the test's docstring), read without importing the suite."""
+    from .judge import title_of
+    titles = {}
+    for path in sorted(grader_dir.glob("test_*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for nodeid, fn in _test_functions(path.name, tree):
+            titles[nodeid] = title_of(ast.get_docstring(fn))
+    return titles
+
+
+def _test_functions(filename: str, tree: ast.Module):
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+            yield f"{filename}::{node.name}", node
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name.startswith("test"):
+                    yield f"{filename}::{node.name}::{item.name}", item
 
 
 def _marker_points(fn: ast.FunctionDef) -> float | None:
@@ -164,14 +182,18 @@ def _exact_tests(spec: ModuleSpec, raw_tests: list[dict]) -> list[dict]:
         message = str(t.get("credit_message") or "") if passed else str(t.get("message") or "")
         if t.get("outcome") == "not run":
             message = "not run"
-        tests.append({
-            "name": nodeid, "score": score, "max_score": max_score,
+        entry = {
+            "name": nodeid, "title": str(t.get("title") or "")[:200], "score": score, "max_score": max_score,
             "status": "passed" if passed else "failed",
             "output": message[:4000],
             "visibility": spec.test_visibility(nodeid, t.get("marker_visibility")),
             "detail": str(t.get("detail") or "")[:20_000],
             "duration": round(float(t.get("duration") or 0.0), 3),
-        })
+        }
+        figures = [f for f in t.get("figures") or [] if isinstance(f, dict) and isinstance(f.get("png"), str)]
+        if figures:
+            entry["figures"] = [{"caption": str(f.get("caption") or "")[:200], "png": f["png"]} for f in figures[:4]]
+        tests.append(entry)
     return tests
 
 
@@ -186,8 +208,9 @@ def score_tests(spec: ModuleSpec, raw_tests: list[dict]) -> list[dict]:
 
 def _unrun_tests(spec: ModuleSpec, reason: str) -> list[dict]:
     found = list_tests(spec.paths.grader_dir)
-    return _exact_tests(spec, [{"nodeid": n, "name": name, "marker_points": pts, "outcome": "not run",
-                                "message": reason} for n, name, pts in found])
+    titles = read_titles(spec.paths.grader_dir)
+    return _exact_tests(spec, [{"nodeid": n, "name": name, "title": titles.get(n, ""), "marker_points": pts,
+                                "outcome": "not run", "message": reason} for n, name, pts in found])
 
 
 def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | None = None,

@@ -23,6 +23,7 @@ def _relu_input():
 
 @pytest.mark.points(1)
 def test_relu(student):
+    """ReLU matches the reference, zero at the kink."""
     x = _relu_input()
     check_close(student.relu(x), ref.relu(x), "relu")
     x1 = np.array([-3.0, 0.5, 2.0])          # 1-D input keeps its shape too
@@ -31,12 +32,14 @@ def test_relu(student):
 
 @pytest.mark.points(1)
 def test_relu_grad(student):
+    """ReLU derivative is 1 above zero and 0 elsewhere."""
     x = _relu_input()
     check_close(student.relu_grad(x), ref.relu_grad(x), "relu_grad")
 
 
 @pytest.mark.points(1)
 def test_softmax(student):
+    """Softmax matches the reference row by row."""
     z = np.random.default_rng(102).normal(0.0, 3.0, size=(6, 5))
     check_close(student.softmax(z), ref.softmax(z), "softmax")
     z1 = np.array([[0.3, -1.2, 2.0]])         # a single row
@@ -45,6 +48,7 @@ def test_softmax(student):
 
 @pytest.mark.points(1)
 def test_softmax_stable(student):
+    """Softmax stays finite for very large logits."""
     z = np.array([
         [1000.0, 1001.0, 999.0, 0.0],
         [-1000.0, -1002.0, -999.0, -1001.0],
@@ -56,6 +60,7 @@ def test_softmax_stable(student):
 
 @pytest.mark.points(1)
 def test_cross_entropy(student):
+    """Cross-entropy is the mean negative log-likelihood."""
     rng = np.random.default_rng(103)
     probs = ref.softmax(rng.normal(0.0, 2.0, size=(7, 4)))
     y = np.array([0, 3, 1, 1, 2, 0, 3], dtype=np.int64)
@@ -68,6 +73,7 @@ def test_cross_entropy(student):
 
 @pytest.mark.points(1)
 def test_init_params(student):
+    """Initial parameters have the asked shapes, scales and seed."""
     shapes = {"W1": (64, 32), "b1": (32,), "W2": (32, 10), "b2": (10,)}
 
     def fetch(seed):
@@ -98,6 +104,7 @@ def test_init_params(student):
 
 @pytest.mark.points(2)
 def test_forward(student):
+    """Forward pass gives the reference probabilities and cache."""
     params, X, _ = ref.small_problem()
     for Xb, what in ((X, "forward"), (X[:1], "forward on a single example")):
         out = student.forward(copy_params(params), Xb)
@@ -116,6 +123,7 @@ def _student_grads(student, params, X, y):
 
 @pytest.mark.points(2)
 def test_backward_output_layer(student):
+    """Backward pass: output-layer gradients match."""
     params, X, y = ref.small_problem()
     expected = ref.backward(params, ref.forward(params, X)[1], y)
     grads = _student_grads(student, params, X, y)
@@ -125,6 +133,7 @@ def test_backward_output_layer(student):
 
 @pytest.mark.points(2)
 def test_backward_hidden_layer(student):
+    """Backward pass: hidden-layer gradients match."""
     params, X, y = ref.small_problem()
     expected = ref.backward(params, ref.forward(params, X)[1], y)
     grads = _student_grads(student, params, X, y)
@@ -134,6 +143,7 @@ def test_backward_hidden_layer(student):
 
 @pytest.mark.points(2)
 def test_numerical_gradient(student, credit):
+    """Numerical gradient by central differences is accurate."""
     x = np.random.default_rng(104).uniform(-1.5, 1.5, size=(3, 4))
     out = student.probe_numerical_gradient(x.copy())
     if not isinstance(out, (tuple, list)) or len(out) != 2:
@@ -148,6 +158,7 @@ def test_numerical_gradient(student, credit):
 
 @pytest.mark.points(2)
 def test_grad_check(student):
+    """Gradient check tells a right backward pass from a wrong one."""
     params, X, y = ref.small_problem()
     grads = ref.backward(params, ref.forward(params, X)[1], y)
     good = to_float(student.grad_check(copy_params(params), X, y, 1e-5, copy_params(grads)), "grad_check")

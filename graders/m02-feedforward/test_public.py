@@ -19,6 +19,7 @@ def _array(value, what):
 
 @pytest.mark.points(1)
 def test_relu_small_example(student):
+    """ReLU of a small example."""
     x = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0], [1.5, -1.0, 2.0, -3.0, 0.25]])
     out = _array(student.relu(x), "relu")
     expected = np.array([[0.0, 0.0, 0.0, 0.5, 3.0], [1.5, 0.0, 2.0, 0.0, 0.25]])
@@ -30,6 +31,7 @@ def test_relu_small_example(student):
 
 @pytest.mark.points(1)
 def test_softmax_rows_sum_to_one(student):
+    """Softmax rows sum to one."""
     z = np.random.default_rng(0).normal(0.0, 2.0, size=(4, 6))
     p = _array(student.softmax(z), "softmax")
     if p.shape != z.shape:
@@ -44,6 +46,7 @@ def test_softmax_rows_sum_to_one(student):
 
 @pytest.mark.points(1)
 def test_init_params_shapes(student):
+    """Initial parameters have the right shapes."""
     params = student.init_params(64, 32, 10, 0)
     if not isinstance(params, dict):
         pytest.fail("init_params must return a dict", pytrace=False)

@@ -49,6 +49,7 @@ def _weights(model):
 
 @pytest.mark.points(1)
 def test_mlp_layers(student):
+    """MLP has exactly the two linear layers asked for."""
     model = student.MLP(64, N_HIDDEN, 10)
     expected = {
         "fc1.weight": (N_HIDDEN, 64), "fc1.bias": (N_HIDDEN,),
@@ -75,6 +76,7 @@ def test_mlp_layers(student):
 
 @pytest.mark.points(2)
 def test_mlp_forward(student):
+    """MLP forward pass gives the reference logits."""
     state_dict = ref.reference_state_dict(64, N_HIDDEN, 10)
     model = _fresh_model(student, state_dict)
     g = torch.Generator().manual_seed(7)
@@ -87,6 +89,7 @@ def test_mlp_forward(student):
 
 @pytest.mark.points(2)
 def test_train_model_reduces_loss(student):
+    """Training lowers the loss and learns a simple task."""
     X, y = _synthetic_task()
     model = _fresh_model(student, ref.reference_state_dict(64, N_HIDDEN, 10))
     losses = _losses(student.train_model(model, X, y, epochs=5, seed=0), 5)
@@ -98,6 +101,7 @@ def test_train_model_reduces_loss(student):
 
 @pytest.mark.points(1)
 def test_train_model_deterministic(student):
+    """Training with the same seed gives the same model."""
     X, y = _synthetic_task()
     state_dict = ref.reference_state_dict(64, N_HIDDEN, 10)
     initial = [state_dict["fc1.weight"].numpy().astype(np.float64), state_dict["fc2.weight"].numpy().astype(np.float64)]
@@ -118,6 +122,7 @@ def test_train_model_deterministic(student):
 
 @pytest.mark.points(4)
 def test_heldout_accuracy(student, credit):
+    """Trained model's accuracy on held-out digits."""
     X, y = ref.load_heldout()
     model = student.model
     w1 = to_array(model.fc1.weight, "model.fc1.weight")

@@ -42,6 +42,7 @@ def _expected_buckets(sizes, cap):
 
 @pytest.mark.points(3)
 def test_allreduce_matches_single_process(bench):
+    """All-reduce data parallelism trains like one process."""
     task = _task(bench)
     run = bench.run(task, world_size=2, mode="allreduce", steps=STEPS)
     _fail(compare_weights(run.weights(0), bench.reference(task, run.seed, STEPS), what="rank 0's final weights"))
@@ -49,12 +50,14 @@ def test_allreduce_matches_single_process(bench):
 
 @pytest.mark.points(1)
 def test_allreduce_ranks_in_sync_and_communicate(bench):
+    """All-reduce: ranks stay in sync and really communicate."""
     run = bench.run(_task(bench), world_size=2, mode="allreduce", steps=STEPS)
     _fail(ranks_agree(run) + communication_problems(run) + sample_problems(run))
 
 
 @pytest.mark.points(2)
 def test_allreduce_tied_and_frozen(bench):
+    """All-reduce handles tied and frozen parameters."""
     task = _task(bench, tied=True, frozen=True)
     run = bench.run(task, world_size=2, mode="allreduce", steps=STEPS)
     _fail(bench.check(run))
@@ -65,6 +68,7 @@ def test_allreduce_tied_and_frozen(bench):
 
 @pytest.mark.points(2)
 def test_bucketed_matches_single_process(bench):
+    """Bucketed gradients train like one process."""
     task = _task(bench)
     run = bench.run(task, world_size=2, mode="bucketed", steps=STEPS, bucket_cap_mb=SMALL_CAP_MB)
     _fail(bench.check(run))
@@ -72,6 +76,7 @@ def test_bucketed_matches_single_process(bench):
 
 @pytest.mark.points(1)
 def test_bucketed_tied_and_frozen(bench):
+    """Bucketed gradients handle tied and frozen parameters."""
     task = _task(bench, tied=True, frozen=True)
     run = bench.run(task, world_size=2, mode="bucketed", steps=STEPS, bucket_cap_mb=SMALL_CAP_MB)
     _fail(bench.check(run))
@@ -80,6 +85,7 @@ def test_bucketed_tied_and_frozen(bench):
 @pytest.mark.points(1)
 def test_bucketed_broadcasts_initial_weights(bench):
     # Each rank initialises its copy differently; the wrapper must start every rank from rank 0's.
+    """Bucketed version starts every rank from rank 0's weights."""
     task = _task(bench)
     run = bench.run(task, world_size=2, mode="bucketed", steps=STEPS, bucket_cap_mb=LARGE_CAP_MB,
                     per_rank_init=True)
@@ -88,6 +94,7 @@ def test_bucketed_broadcasts_initial_weights(bench):
 
 @pytest.mark.points(2)
 def test_bucket_sizes_respected(bench):
+    """Buckets are filled in reverse order up to the size cap."""
     task = _task(bench, tied=True, frozen=True)
     sizes = [nbytes for _, nbytes, trainable in parameter_layout(task) if trainable]
     total = sum(sizes)
@@ -117,6 +124,7 @@ def test_bucket_sizes_respected(bench):
 
 @pytest.mark.points(1)
 def test_bucketed_overlaps_backward(bench):
+    """Bucketed all-reduces overlap the backward pass."""
     task = _task(bench)
     run = bench.run(task, world_size=2, mode="bucketed", steps=3, bucket_cap_mb=SMALL_CAP_MB, calls=True)
     problems = bench.check(run)

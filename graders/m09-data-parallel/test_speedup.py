@@ -25,6 +25,7 @@ SUITE_DEFAULTS = {"world_sizes": [2], "threads_per_rank": 1, "baseline_threads":
 @pytest.mark.points(6)
 @pytest.mark.visibility("visible")
 def test_speedup(bench):
+    """Measured speedup of your data-parallel training."""
     gpus = bench.hardware("cuda")["gpu_count"]
     if gpus >= 2:
         task = bench.task(device="cuda", **GPU_TASK)

@@ -13,6 +13,7 @@ def _fail(problems):
 
 @pytest.mark.points(2)
 def test_partition_balanced(student):
+    """Layers are split into balanced stages."""
     rng = random.Random(1010)
     problems = []
     for _ in range(40):
@@ -27,6 +28,7 @@ def test_partition_balanced(student):
 
 @pytest.mark.points(1)
 def test_partition_edge_cases(student):
+    """Partition handles edge cases: one stage, one layer per stage, zero costs."""
     cases = [([7], 1), ([3, 3, 3], 3), ([1, 1, 1, 1, 100], 2), ([100, 1, 1, 1, 1], 2),
              ([0, 0, 5, 0, 0], 2), ([4, 4, 4, 4], 1), ([2, 2, 2, 2, 2, 2, 2, 2], 4)]
     problems = []

@@ -27,6 +27,7 @@ def _fail(problems):
 
 @pytest.mark.points(3)
 def test_pipeline_matches_unsplit_model(bench):
+    """Pipeline training gives the same weights as the unsplit model."""
     task = _task(bench)
     run = bench.pipeline_run(task, n_micro=N_MICRO, steps=STEPS)
     want, _ = bench.pipeline_reference(task, run.seed, STEPS)
@@ -36,6 +37,7 @@ def test_pipeline_matches_unsplit_model(bench):
 
 @pytest.mark.points(1)
 def test_pipeline_returns_the_loss(bench):
+    """Pipeline step returns the batch's loss."""
     task = _task(bench)
     run = bench.pipeline_run(task, n_micro=N_MICRO, steps=STEPS)
     _, losses = bench.pipeline_reference(task, run.seed, STEPS)
@@ -44,6 +46,7 @@ def test_pipeline_returns_the_loss(bench):
 
 @pytest.mark.points(2)
 def test_pipeline_runs_gpipe_schedule(bench):
+    """Pipeline runs the GPipe schedule."""
     run = bench.pipeline_run(_task(bench), n_micro=N_MICRO, steps=STEPS)
     problems = [p for r in run.ranks
                 for p in pipeline.executed_schedule_problems(r.events or [], N_MICRO, STEPS, 64 // N_MICRO, r.rank)]
@@ -52,6 +55,7 @@ def test_pipeline_runs_gpipe_schedule(bench):
 
 @pytest.mark.points(1)
 def test_pipeline_any_number_of_micro_batches(bench):
+    """Pipeline works for any number of micro-batches."""
     problems = []
     for n_micro, batch in ((1, 48), (3, 48), (8, 64)):
         run = bench.pipeline_run(_task(bench, batch=batch), n_micro=n_micro, steps=2)
@@ -63,5 +67,6 @@ def test_pipeline_any_number_of_micro_batches(bench):
 
 @pytest.mark.points(1)
 def test_pipeline_sends_activations_and_gradients(bench):
+    """Stages send activations forward and gradients back."""
     run = bench.pipeline_run(_task(bench), n_micro=N_MICRO, steps=STEPS)
     _fail([p for p in pipeline_problems(run, N_MICRO, schedule=False) if "sent" in p])

@@ -18,6 +18,7 @@ def _problems(student, *, length):
 
 @pytest.mark.points(2)
 def test_schedule_valid(student):
+    """GPipe schedule is a valid order of forward and backward steps."""
     problems = _problems(student, length=False)
     if problems:
         pytest.fail("\n".join(problems[:4]), pytrace=False)
@@ -25,6 +26,7 @@ def test_schedule_valid(student):
 
 @pytest.mark.points(1)
 def test_schedule_length(student):
+    """GPipe schedule has the right number of steps."""
     problems = _problems(student, length=True)
     if problems:
         pytest.fail("\n".join(problems[:4]), pytrace=False)

@@ -24,6 +24,7 @@ SUITE_DEFAULTS = {"world_sizes": [2], "threads_per_rank": 1, "micro_batches": 8,
 @pytest.mark.points(5)
 @pytest.mark.visibility("visible")
 def test_pipeline_speedup(bench):
+    """Measured speedup of your pipeline over naive model parallelism."""
     if bench.hardware("cuda")["gpu_count"] >= 2:
         task = bench.task(device="cuda", **GPU_TASK)
     else:

@@ -352,3 +352,47 @@ def test_write_reports(tmp_path):
     student, ta = student_path.read_text(encoding="utf-8"), ta_path.read_text(encoding="utf-8")
     assert "HIDDEN_MSG" not in student and "STUDENT_LOG_LINE" not in student
     assert "HIDDEN_MSG" in ta and "STUDENT_LOG_LINE" in ta and "JUDGE_LOG_LINE" in ta
+
+
+def _png(color: int) -> str:
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.imshow([[color, 0, 1], [0, 1, 0]] if color == 1 else [[0, 0, 1], [1, 1, 0]])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def test_reports_show_test_titles_and_the_ta_keeps_the_test_id():
+    tests = [dict(_test("test_rnn.py::test_lstm_gates", output="gate 2 differs"), title="LSTM gates match torch"),
+             dict(_test("test_rnn.py::test_clip", passed=False, visibility="hidden", output="secret 0.123"),
+                  title="Gradient clipping by global norm"),
+             _test("test_rnn.py::test_untitled")]
+    r = make_results(tests)
+    student, ta = render_student_report(r), render_ta_report(r)
+    for title in ("LSTM gates match torch", "Gradient clipping by global norm"):
+        assert title in student and title in ta
+    assert "test_rnn.py::test_lstm_gates" not in student     # the student reads the title, not the path
+    assert "test_rnn.py::test_lstm_gates" in ta and "test_rnn.py::test_clip" in ta
+    assert "test_untitled" in student                        # no docstring: the function name
+    assert "secret 0.123" not in student and "secret 0.123" in ta
+
+
+def test_figures_follow_the_visibility_of_their_test():
+    shown, kept = _png(1), _png(2)
+    tests = [dict(_test("test_vae.py::test_samples"), title="Samples from your decoder",
+                  figures=[{"caption": "64 samples", "png": shown}]),
+             dict(_test("test_vae.py::test_elbo", visibility="hidden"), title="Held-out ELBO",
+                  figures=[{"caption": "held-out reconstructions", "png": kept}]),
+             dict(_test("test_vae.py::test_junk"), figures=[{"caption": "not a png", "png": "aGVsbG8gd29ybGQgaGVsbG8="}])]
+    r = make_results(tests)
+    student, ta = render_student_report(r), render_ta_report(r)
+    assert f"data:image/png;base64,{shown}" in student and "64 samples" in student
+    assert kept not in student and "held-out reconstructions" not in student
+    assert kept in ta and shown in ta
+    assert "aGVsbG8gd29ybGQgaGVsbG8=" not in student + ta     # only real PNGs become images
