@@ -88,7 +88,7 @@ def test_dropout_inverted_scaling(student):
         kept = out != 0
         if not kept.any():
             fail(f"Dropout(p={p}) dropped every unit")
-        check_close(out[kept], x[kept] / (1.0 - p), f"Dropout(p={p}): the kept units",
+        check_close(out[kept], x[kept] / (1.0 - p), f"Dropout(p={p}) on the units it keeps",
                     rtol=ref.RTOL, atol=ref.ATOL)
         mean = float(np.mean(_forward(student.Dropout(p, 30 + i), np.ones((400, 250)),
                                       f"Dropout(p={p}) in training mode")))

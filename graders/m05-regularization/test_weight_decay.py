@@ -27,7 +27,7 @@ def _trajectory(step, label, expected, X, Y, w0, stateful):
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 fail(f"{label} must return a pair (new_w, new_state)")
             out, state = out
-        w = check_close(out, want, f"{label}: the weights after step {k}", **TOL)
+        w = check_close(out, want, f"the weight matrix after step {k} of {label}", **TOL)
     return w
 
 
@@ -75,10 +75,8 @@ def test_sgd_l2_equals_weight_decay(student):
                     f"sgd_step_l2(lr=0.1, wd={wd})", expected, X, Y, w0, None)
 
 
-def _adam(student, name, X, Y, w0, lr, betas, wd, expected, call):
-    label = f"{name}(lr={lr}, betas={betas}, weight_decay={wd})"
-    return _trajectory(lambda w, g, s: call(w, g, s), label, expected, X, Y, w0,
-                       lambda: student.adam_state(w0.copy()))
+def _adam(student, label, X, Y, w0, expected, call):
+    return _trajectory(call, label, expected, X, Y, w0, lambda: student.adam_state(w0.copy()))
 
 
 ADAM_CASES = ((0.05, (0.9, 0.999), 0.0), (0.05, (0.9, 0.999), 0.1), (0.02, (0.8, 0.99), 0.3))
@@ -94,7 +92,7 @@ def test_adam_step(student):
     X, Y, w0 = ref.least_squares(seed=5)
     for lr, betas, wd in ADAM_CASES:
         expected = ref.torch_trajectory("Adam", X, Y, w0, STEPS, lr=lr, betas=betas, weight_decay=wd)
-        _adam(student, "adam_step", X, Y, w0, lr, betas, wd, expected,
+        _adam(student, f"adam_step(lr={lr}, betas={betas}, weight_decay={wd})", X, Y, w0, expected,
               lambda w, g, s: student.adam_step(w, g, s, lr=lr, betas=betas, eps=1e-8, weight_decay=wd))
 
 
@@ -102,12 +100,13 @@ def test_adam_step(student):
 def test_adamw_step(student):
     """One AdamW step matches torch.optim.AdamW (decoupled weight decay).
 
-    Five steps each for weight decay 0.1 and 0.3, and with non-default betas.
+    Five steps each with weight decay 0.1, with weight decay 0.3 and non-default betas, and
+    without weight decay; the state returned by each step is passed to the next.
     """
     X, Y, w0 = ref.least_squares(seed=6)
     for lr, betas, wd in ADAM_CASES[1:] + ((0.05, (0.9, 0.999), 0.0),):
         expected = ref.torch_trajectory("AdamW", X, Y, w0, STEPS, lr=lr, betas=betas, weight_decay=wd)
-        _adam(student, "adamw_step", X, Y, w0, lr, betas, wd, expected,
+        _adam(student, f"adamw_step(lr={lr}, betas={betas}, weight_decay={wd})", X, Y, w0, expected,
               lambda w, g, s: student.adamw_step(w, g, s, lr=lr, betas=betas, eps=1e-8, weight_decay=wd))
 
 
@@ -123,5 +122,5 @@ def test_adam_l2_is_torch_adam_not_adamw(student):
     expected = ref.torch_trajectory("Adam", X, Y, w0, STEPS, lr=lr, betas=betas, weight_decay=wd)
     decoupled = ref.torch_trajectory("AdamW", X, Y, w0, STEPS, lr=lr, betas=betas, weight_decay=wd)
     assert not np.allclose(expected[-1], decoupled[-1], **TOL), "grader self-check: Adam and AdamW agree"
-    _adam(student, "adam_step_l2", X, Y, w0, lr, betas, wd, expected,
+    _adam(student, f"adam_step_l2(lr={lr}, wd={wd}, betas={betas})", X, Y, w0, expected,
           lambda w, g, s: student.adam_step_l2(w, g, s, lr, wd, betas=betas, eps=1e-8))
