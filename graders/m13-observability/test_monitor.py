@@ -65,7 +65,7 @@ def _detection(student, credit, scenario, full, zero):
                          f"full credit up to {full}")
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(3)
 def test_monitor_detects_mean_shift(student, credit):
     """The monitor notices a shift in the mean of one feature.
 
@@ -75,7 +75,7 @@ def test_monitor_detects_mean_shift(student, credit):
     _detection(student, credit, "mean", 4, 10)
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(3)
 def test_monitor_detects_variance_shift(student, credit):
     """The monitor notices a change in the spread of one feature.
 
@@ -85,7 +85,7 @@ def test_monitor_detects_variance_shift(student, credit):
     _detection(student, credit, "variance", 4, 10)
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(3)
 def test_monitor_detects_category_mix(student, credit):
     """The monitor notices a change in the mix of a categorical feature.
 
@@ -95,7 +95,7 @@ def test_monitor_detects_category_mix(student, credit):
     _detection(student, credit, "category", 4, 10)
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(3)
 def test_monitor_detects_gradual_drift(student, credit):
     """The monitor notices a slow, gradual drift.
 
@@ -105,7 +105,7 @@ def test_monitor_detects_gradual_drift(student, credit):
     _detection(student, credit, "gradual", 12, 20)
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_monitor_few_false_alarms(student, credit):
     """The monitor stays quiet when nothing drifts.
 

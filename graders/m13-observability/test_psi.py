@@ -31,7 +31,7 @@ def _psi(student, reference, current, n_bins, what):
     return to_float(student.psi(reference, current, n_bins), what)
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_psi_bin_edges(student):
     """Bin edges are the reference sample's quantiles, with infinite outer edges."""
     for i, (reference, current, n_bins) in enumerate(_samples(1301)):
@@ -77,7 +77,7 @@ def test_psi_from_proportions(student):
                 rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_psi(student):
     """PSI of numeric samples matches the reference (bins from the reference sample)."""
     for reference, current, n_bins in _samples(1303):
