@@ -79,8 +79,8 @@ def test_transform_missing_values_and_categories(student):
     }
     got = features(student.transform(frame(student, table), _made_up_stats()), 6, "transform")
     want = ref.transform(table, _made_up_stats())
-    check_close(got[:, 3:5], want[:, 3:5], "transform: the credit_score columns (3 and 4)", rtol=RTOL, atol=ATOL)
-    check_close(got[:, 5:9], want[:, 5:9], "transform: the employment one-hot columns (5 to 8)", rtol=RTOL, atol=ATOL)
-    check_close(got[:, 9:13], want[:, 9:13], "transform: the term_months one-hot columns (9 to 12)",
+    check_close(got[:, 3:5], want[:, 3:5], "transform: the credit_score block (columns 3-4)", rtol=RTOL, atol=ATOL)
+    check_close(got[:, 5:9], want[:, 5:9], "transform: the employment one-hot block (columns 5-8)", rtol=RTOL, atol=ATOL)
+    check_close(got[:, 9:13], want[:, 9:13], "transform: the term_months one-hot block (columns 9-12)",
                 rtol=RTOL, atol=ATOL)
     check_close(got, want, "transform", rtol=RTOL, atol=ATOL)
