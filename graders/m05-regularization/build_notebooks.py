@@ -317,7 +317,7 @@ except NotImplementedError:
 ## Part 3 — Weight decay against an L2 penalty
 
 *Weight decay* shrinks the weights a little at every step. A closely related idea is to add
-an *L2 penalty* to the loss,
+an *L2 penalty* to the loss (below $\lambda$ is `wd`, $\eta$ is `lr` and $g$ is `grad`),
 
 $$
 \tilde L(w) = L(w) + \frac{\lambda}{2}\,\lVert w \rVert^2, \qquad
