@@ -198,6 +198,58 @@ def new_cmd(module: str, title: str, course: str, root: Path) -> None:
                   f"`handin validate {root / 'assignments' / module}`")
 
 
+@main.group("import")
+def import_group() -> None:
+    """Bring an otter-grader or nbgrader assignment into handin as a module."""
+
+
+def _import_options(fn):
+    fn = click.option("--force", is_flag=True, help="Replace the module's folders if they exist.")(fn)
+    fn = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                      show_default=True, help="The course repository (assignments/, solutions/, graders/).")(fn)
+    fn = click.option("--course", default="", help="The course it belongs to (free text).")(fn)
+    fn = click.option("--title", default=None, help="The title students see (default: from the source).")(fn)
+    fn = click.option("--module", "module", required=True, help="The module's name (its folder names).")(fn)
+    return click.argument("source", type=click.Path(dir_okay=False, path_type=Path))(fn)
+
+
+def _import(kind: str, source: Path, module: str, title: str | None, course: str, root: Path, force: bool) -> None:
+    from .interop.module import ImportError_, write_module
+
+    try:
+        if kind == "otter":
+            from .interop.otter import import_otter as read
+        else:
+            from .interop.nbgrader import import_nbgrader as read
+        imported = read(source, module=module, title=title, course=course)
+        written = write_module(imported, root.resolve(), force=force)
+    except ImportError_ as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    console.print(f"imported {source.name} ({imported.source_format}) as module {module}: "
+                  f"{len(imported.cases)} tests ({written.public} public, {written.hidden} hidden), "
+                  f"{written.points:g} points")
+    for note in imported.notes:
+        console.print(f"  note: {note}")
+    for path in (written.assignment_dir, written.solution, written.grader_dir):
+        console.print(f"  {path.relative_to(root.resolve())}")
+    console.print(f"next: `handin validate {root / 'assignments' / module}`")
+
+
+@import_group.command("otter")
+@_import_options
+def import_otter_cmd(source: Path, module: str, title: str | None, course: str, root: Path, force: bool) -> None:
+    """An otter-grader source notebook (otter assign format) as module MODULE."""
+    _import("otter", source, module, title, course, root, force)
+
+
+@import_group.command("nbgrader")
+@_import_options
+def import_nbgrader_cmd(source: Path, module: str, title: str | None, course: str, root: Path, force: bool) -> None:
+    """An nbgrader source notebook (cell metadata, BEGIN/END SOLUTION, HIDDEN TESTS) as module MODULE."""
+    _import("nbgrader", source, module, title, course, root, force)
+
+
 @main.group("sandbox")
 def sandbox_group() -> None:
     """Build and check the Docker sandbox images."""
