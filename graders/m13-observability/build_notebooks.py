@@ -52,7 +52,7 @@ and then calls the functions and the class that the notebook defines. Keep the n
 and signatures exactly as given; you may add helper functions and keyword arguments
 with defaults. A cell that raises an error leaves the names it should have defined
 missing — run *Restart & Run All* before you hand in. The statistics are compared with
-a reference implementation on arrays of the autograder's own (to about 5 significant
+a reference implementation on arrays of the autograder's own (to about 6 significant
 digits). Your monitor is run on streams of batches that the autograder generates from
 the simulator below, with its own random seeds; it is scored on how quickly it notices
 drift and how rarely it alarms when nothing changed. Use only numpy, scipy and the
