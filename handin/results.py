@@ -213,6 +213,11 @@ def _unrun_tests(spec: ModuleSpec, reason: str) -> list[dict]:
                                 "outcome": "not run", "message": reason} for n, name, pts in found])
 
 
+def max_score(spec: ModuleSpec) -> float:
+    """The module's total points, read from its suite without running it."""
+    return shown(sum((t["max_score"] for t in _unrun_tests(spec, "")), Fraction(0)))
+
+
 def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | None = None,
                   notebook: Notebook | None = None, intake_error: str | None = None,
                   submitted_at: dt.datetime | None = None, execution_time: float = 0.0) -> dict:

@@ -57,6 +57,15 @@ def spec_for(assignment: Assignment) -> ModuleSpec:
     return dataclasses.replace(spec, deadline=deadline, intake=intake)
 
 
+def max_points(assignment: Assignment) -> float | None:
+    """The assignment's total points (None when its module cannot be read)."""
+    from handin.results import max_score
+    try:
+        return max_score(spec_for(assignment))
+    except Exception:  # noqa: BLE001 - a broken module must not break a gradebook
+        return None
+
+
 def queue_for(spec: ModuleSpec) -> str:
     """Queues by what a job needs: timed (speedup modules), gpu, or cpu."""
     if spec.benchmark is not None:

@@ -18,6 +18,8 @@ from .errors import BadRequest
 GRADEBOOK_FIELDS = ("course", "assignment", "student_email", "student_name", "submission", "attempt",
                     "status", "points", "max_points", "percent", "grade", "passed", "late", "overridden",
                     "published")
+# nbgrader's `export` columns, for courses whose tools read that format
+NBGRADER_FIELDS = ("assignment", "student_id", "raw_score", "late_submission_penalty", "score", "max_score")
 BORDERLINE_POINTS = 2.0   # a grade this close to a cut-off goes to the review queue
 
 
@@ -122,11 +124,43 @@ def gradebook_rows(course: Course) -> list[dict]:
     return rows
 
 
-def gradebook_csv(course: Course) -> str:
+def nbgrader_rows(course: Course) -> list[dict]:
+    """The gradebook in nbgrader's export format: the score before and after the late penalty.
+
+    An overridden grade is the TA's final word: its points are both the raw score and the
+    score, with no penalty. A student with no graded submission scores 0 of the module's points.
+    """
+    rows = []
+    students = list(db.session.scalars(select(User).join(Enrollment).where(
+        Enrollment.course_id == course.id, Enrollment.role == "student").order_by(User.email)))
+    for a in course.assignments:
+        for user in students:
+            sub = counted(a, user.id)
+            g = sub.grade if sub else None
+            penalty = 0.0
+            if g is not None and not g.overridden:
+                late = (sub.result.doc.get("late") if sub.result else None) or {}
+                penalty = float(late.get("points_deducted") or 0.0)
+            score = g.final_points if g else 0.0
+            max_score = g.max_points if g else (catalog.max_points(a) or 0.0)
+            rows.append({"assignment": a.module, "student_id": user.email, "raw_score": f"{score + penalty:g}",
+                         "late_submission_penalty": f"{penalty:g}", "score": f"{score:g}",
+                         "max_score": f"{max_score:g}"})
+    return rows
+
+
+GRADEBOOK_STYLES = {"handin": (GRADEBOOK_FIELDS, gradebook_rows), "nbgrader": (NBGRADER_FIELDS, nbgrader_rows)}
+
+
+def gradebook_csv(course: Course, style: str = "handin") -> str:
+    """The course's gradebook as CSV: handin's columns, or nbgrader's export columns."""
+    if style not in GRADEBOOK_STYLES:
+        raise BadRequest(f"format must be one of {', '.join(GRADEBOOK_STYLES)}")
+    fields, rows = GRADEBOOK_STYLES[style]
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=GRADEBOOK_FIELDS)
+    w = csv.DictWriter(buf, fieldnames=fields)
     w.writeheader()
-    for row in gradebook_rows(course):
+    for row in rows(course):
         w.writerow({k: _csv_safe(v) for k, v in row.items()})
     return buf.getvalue()
 

@@ -218,6 +218,26 @@ def test_gradebook_csv_columns_and_values(client, world, app, solution_run):
 
 
 @pytest.mark.slow
+def test_gradebook_in_nbgraders_export_columns(client, world, app, solution_run):
+    graded(client, world, app, "alice", solution_run)
+    world.login(client, "teacher")
+    r = client.get(f"{TEACH}/gradebook.csv?format=nbgrader")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    assert tuple(rows[0]) == ("assignment", "student_id", "raw_score", "late_submission_penalty", "score", "max_score")
+    by = {(row["assignment"], row["student_id"]): row for row in rows}
+    assert by[M02, world.emails["alice"]] == {"assignment": M02, "student_id": world.emails["alice"],
+                                              "raw_score": "29", "late_submission_penalty": "0", "score": "29",
+                                              "max_score": "29"}
+    # no submission: 0 of the module's points, read from its suite
+    assert by[M02, world.emails["bob"]]["score"] == "0" and by[M02, world.emails["bob"]]["max_score"] == "29"
+    assert float(by[M09, world.emails["bob"]]["max_score"]) > 0
+    api = client.get("/api/v1/courses/c1/gradebook.csv?format=nbgrader", headers=world.headers("ta"))
+    assert api.status_code == 200 and api.data == r.data
+    assert client.get(f"{TEACH}/gradebook.csv?format=excel").status_code == 400
+
+
+@pytest.mark.slow
 def test_distribution_is_a_png_and_the_module_page_lists_submissions(client, world, app, solution_run):
     sub_id = graded(client, world, app, "alice", solution_run)
     queued = upload(client, world, "bob", STARTER).get_json()["id"]

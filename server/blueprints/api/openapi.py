@@ -70,7 +70,8 @@ def document() -> dict:
             "/courses/{course}/gradebook.csv": {"get": _op(
                 "The gradebook (TAs and teachers)",
                 {"200": {"description": "one row per student and assignment",
-                         "content": {"text/csv": {"schema": {"type": "string"}}}}}, params=("course",))},
+                         "content": {"text/csv": {"schema": {"type": "string"}}}}}, params=("course",),
+                errors=("400", "401", "404"))},
             "/courses/{course}/assignments/{module}/regrade": {"post": _op(
                 "Queue every submission of an assignment again (teachers)",
                 {"202": {"description": "queued", "content": {"application/json": {"schema": {

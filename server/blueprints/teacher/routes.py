@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ...authz import course_role
@@ -125,7 +125,7 @@ def distribution(course: str, module: str):
 @course_role("ta", "teacher")
 def gradebook(course: str):
     c = g.enrollment.course
-    return Response(grades.gradebook_csv(c), mimetype="text/csv",
+    return Response(grades.gradebook_csv(c, request.args.get("format", "handin")), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{c.code}-gradebook.csv"',
                              "Cache-Control": "private, no-store"})
 
