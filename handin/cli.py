@@ -250,6 +250,29 @@ def import_nbgrader_cmd(source: Path, module: str, title: str | None, course: st
     _import("nbgrader", source, module, title, course, root, force)
 
 
+@main.group("export")
+def export_group() -> None:
+    """Package a module for another platform."""
+
+
+@export_group.command("gradescope")
+@click.argument("module_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
+              show_default=True, help="Where to write <module>-gradescope.zip.")
+def export_gradescope_cmd(module_dir: Path, out_dir: Path) -> None:
+    """A Gradescope autograder zip (setup.sh, run_autograder) that grades with handin's judge."""
+    from .interop.gradescope import ExportError, export_gradescope
+
+    spec = _load(module_dir)
+    try:
+        target = export_gradescope(spec, out_dir)
+    except ExportError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    console.print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB): upload it as the "
+                  "assignment's autograder (Configure Autograder → Zip file upload)")
+
+
 @main.group("sandbox")
 def sandbox_group() -> None:
     """Build and check the Docker sandbox images."""
