@@ -117,7 +117,7 @@ class DropoutMLP(nn.Module):
         return self.fc2(self.dropout(torch.relu(self.fc1(x))))
 
 
-def train_model(model, X, y, epochs=20, lr=3e-3, batch_size=64, seed=0):
+def train_model(model, X, y, epochs=20, lr=5e-3, batch_size=128, seed=0):
     """Train model in place on raw pixels X, labels y; return the per-epoch mean losses."""
     inputs = as_input(model, X)
     targets = torch.as_tensor(np.asarray(y, dtype=np.int64), device=inputs.device)

@@ -97,23 +97,29 @@ def ece(probs, labels, n_bins):
     return float(total)
 
 
-def ece_case(n, k, n_bins, seed, temperature=0.5):
-    """Over-confident random probabilities and labels; no confidence within 1e-6 of a bin edge.
+def ece_case(n, k, n_bins, seed):
+    """Random probabilities and labels, miscalibrated both ways; no confidence within 1e-6 of a bin edge.
 
-    Labels follow a softened version of the probabilities, so the classifier is
-    miscalibrated by a different amount in different bins.
+    Confidences are spread over (1/k, 1) and a prediction is right with probability
+    c + 0.2 sin(6 pi c) (clipped): over-confident in some bins and under-confident in
+    others, so that the binning and the bin weights matter (for a classifier that is
+    over-confident everywhere, every partition of the data gives the same ECE).
     """
     rng = np.random.default_rng(seed)
     edges = np.arange(0, n_bins + 1) / n_bins
-    while True:
-        z = rng.normal(0.0, 2.0, size=(n, k))
-        probs = np.exp(z / temperature)
-        probs /= probs.sum(axis=1, keepdims=True)
-        if np.min(np.abs(probs.max(axis=1)[:, None] - edges[None, :])) > 1e-6:
-            break
-    soft = np.exp(z)
-    soft /= soft.sum(axis=1, keepdims=True)
-    labels = np.array([rng.choice(k, p=row) for row in soft], dtype=np.int64)
+    probs = np.zeros((n, k))
+    labels = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        while True:
+            c = rng.uniform(1.0 / k, 1.0)
+            rest = (1.0 - c) * rng.dirichlet(np.ones(k - 1))
+            if rest.max() < c - 1e-6 and np.min(np.abs(c - edges)) > 1e-6:
+                break
+        pred = rng.integers(k)
+        probs[i, pred] = c
+        probs[i, np.arange(k) != pred] = rest
+        right = rng.random() < np.clip(c + 0.2 * np.sin(6 * np.pi * c), 0.0, 1.0)
+        labels[i] = pred if right else rng.choice([j for j in range(k) if j != pred])
     return probs, labels
 
 
