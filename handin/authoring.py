@@ -134,3 +134,23 @@ def write(nb: nbformat.NotebookNode, directory: Path, name: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(directory / name))
     print("wrote", name)
+
+
+# --------------------------------------------------------------------------- module data
+def write_npz(path: Path, **arrays) -> None:
+    """Like ``np.savez_compressed``, but byte-reproducible (fixed timestamps, sorted names), so a
+    module's ``make_data.py`` rewrites its committed data files unchanged."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
