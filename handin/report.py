@@ -369,6 +369,24 @@ _SPEEDUP_STATUS = {
 }
 
 
+def _comparison_words(b: dict) -> str:
+    """The speedup's baseline in a sentence a student can read."""
+    world, threads, base = b.get("world_size"), b.get("threads_per_rank"), b.get("baseline_threads")
+    if not all(isinstance(v, int) for v in (world, threads, base)):
+        return ""
+    ranks = f"{world} rank{'s' if world != 1 else ''} with {threads} thread{'s' if threads != 1 else ''} each"
+    if b.get("mode") in ("pipeline", "gpipe") or b.get("micro_batches") is not None:
+        return (f"your pipeline on {ranks} against the grader's naive model parallelism (the same stages, "
+                "one micro-batch, so one stage works at a time) on the same cores")
+    one = f"one process with {base} thread{'s' if base != 1 else ''}"
+    if base == threads:
+        return (f"your {ranks} against the grader's own training loop in {one}: strong scaling, the same "
+                "work spread over more workers (a perfect split of the work is a speedup of "
+                f"{world}x)")
+    return (f"your {ranks} against the grader's own training loop in {one}, the same total threads: "
+            "what splitting the work over processes gains beyond threads (about 1x is typical on CPUs)")
+
+
 def _speedup_view(b: dict, *, for_student: bool) -> dict[str, Any]:
     """A timed speedup: summary, trials table and the plot (rendered here from the numbers)."""
     def num(key: str, fmt: str = "{:.3f}", src: dict | None = None) -> str:
@@ -385,6 +403,7 @@ def _speedup_view(b: dict, *, for_student: bool) -> dict[str, Any]:
     if gpus:
         hardware += ", GPUs: " + ", ".join(_text(g) for g in gpus[:8])
     facts = [
+        ("What was compared", _comparison_words(b)),
         ("Hardware profile", _text(b.get("profile"))),
         ("Hardware", hardware),
         ("Backend", _text(b.get("backend"))),

@@ -175,3 +175,14 @@ def test_plot_is_a_png_and_survives_odd_entries():
     base64.b64decode(base64.b64encode(png))
     pipeline = dict(_record(), mode="pipeline", micro_batches=8, ideal_speedup=1.7778, single_rank=None)
     assert render_png(pipeline).startswith(b"\x89PNG") and render_png(pipeline) != png
+
+
+@pytest.mark.parametrize("baseline_threads,words", [
+    (1, "one process with 1 thread: strong scaling"),
+    (2, "one process with 2 threads, the same total threads"),
+])
+def test_reports_say_in_words_what_the_baseline_was(baseline_threads, words):
+    spec = load_module(M09)
+    r = _results(spec, _record(baseline_threads=baseline_threads))
+    for html in (render_student_report(r), render_ta_report(r)):
+        assert "your 2 ranks with 1 thread each against the grader&#39;s own training loop in " + words in html
