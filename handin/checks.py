@@ -12,6 +12,7 @@ either to learn the hidden answers).
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -44,10 +45,9 @@ def to_array(value, what):
     Anything else (strings, dicts, handles to objects in the student process, ...)
     fails with a message that names only the type.
     """
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        torch = None
+    # A tensor can only have come back if the wire decoder imported torch: never import it here
+    # (seconds for a judge that compares only numpy values).
+    torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):

@@ -1,5 +1,6 @@
 """Generate the data files for m06-rnn (run once; the outputs are committed).
 
+    .venv/bin/pip install -e '.[authoring]'      # statsmodels: only this script needs it
     .venv/bin/python graders/m06-rnn/make_data.py
 
 The series is statsmodels' bundled yearly sunspot numbers (statsmodels.datasets.sunspots,
@@ -20,12 +21,11 @@ Everything is deterministic: running the script again rewrites byte-identical fi
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 from statsmodels.datasets import sunspots
+from handin.authoring import write_npz
 
 SPLIT_YEAR = 1949          # first held-out year
 CONTEXT = 24               # = WINDOW in the notebook: past values the judge sends per forecast
@@ -34,19 +34,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PUBLIC_PATH = REPO / "assignments" / "m06-rnn" / "data" / "sunspots_train.npz"
 HIDDEN_PATH = HERE / "data" / "sunspots_heldout.npz"
-
-
-def write_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Like np.savez_compressed, but byte-reproducible (fixed timestamps, sorted names)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
 
 
 def main() -> None:
