@@ -76,15 +76,17 @@ def show_digits(images, title=None, ncols=8):
     """Plot the rows of `images` (n, 64), values in [0, 1], as a grid of 8x8 pictures."""
     import matplotlib.pyplot as plt
 
-    images = np.asarray(images, dtype=np.float32).reshape(-1, 8, 8)
+    images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0).reshape(-1, 8, 8)
     nrows = int(np.ceil(len(images) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols, nrows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, image in zip(axes.ravel(), images):
-        ax.imshow(image, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    grid = np.full((9 * nrows + 1, 9 * ncols + 1), 0.5)        # grey lines between the digits
+    for i, image in enumerate(images):
+        r, c = divmod(i, ncols)
+        grid[1 + 9 * r:9 + 9 * r, 1 + 9 * c:9 + 9 * c] = image
+    plt.figure(figsize=(ncols * 0.6, nrows * 0.6))
+    plt.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    plt.axis("off")
     if title:
-        fig.suptitle(title)
+        plt.title(title)
     plt.show()
 '''),
     md(r'''
@@ -167,10 +169,10 @@ weights give exactly the same result. Choose good defaults for `epochs`, `lr` an
 per epoch: the average of the batch losses weighted by the batch sizes).
 '''),
     code(r'''
-def train_autoencoder(model, X, epochs=20, lr=3e-3, batch_size=64, seed=0):
+def train_autoencoder(model, X, epochs=20, lr=5e-3, batch_size=128, seed=0):
     """Train model in place to reconstruct X; return the list of per-epoch mean losses."""
 ''' + TODO, r'''
-def train_autoencoder(model, X, epochs=20, lr=3e-3, batch_size=64, seed=0):
+def train_autoencoder(model, X, epochs=20, lr=5e-3, batch_size=128, seed=0):
     """Train model in place to reconstruct X; return the list of per-epoch mean losses."""
     device = next(model.parameters()).device
     X = torch.as_tensor(np.asarray(X, dtype=np.float32))
@@ -417,10 +419,10 @@ Return the list of per-epoch **mean** losses ($-$ELBO in nats per digit, one Pyt
 per epoch, batch losses weighted by the batch sizes).
 '''),
     code(r'''
-def train_vae(model, X, epochs=20, lr=3e-3, batch_size=64, seed=0):
+def train_vae(model, X, epochs=20, lr=5e-3, batch_size=128, seed=0):
     """Train the VAE in place by maximising the ELBO; return the per-epoch mean losses (-ELBO)."""
 ''' + TODO, r'''
-def train_vae(model, X, epochs=20, lr=3e-3, batch_size=64, seed=0):
+def train_vae(model, X, epochs=20, lr=5e-3, batch_size=128, seed=0):
     """Train the VAE in place by maximising the ELBO; return the per-epoch mean losses (-ELBO)."""
     device = next(model.parameters()).device
     X = torch.as_tensor(np.asarray(X, dtype=np.float32))
