@@ -46,7 +46,7 @@ def test_predictions_match_the_model(student, grader_dir, public_data):
         total += len(batch)
     if wrong > MAX_DISAGREEMENT * total:
         fail(f"{wrong} of {total} predictions differ from what the model predicts for those flowers "
-             "(are the fields read by name, in the order of FEATURES?)")
+             "(are the fields read by name, and is prediction i that of instance i?)")
 
 
 @pytest.mark.points(2)
