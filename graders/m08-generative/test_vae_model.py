@@ -121,6 +121,7 @@ def test_heldout_elbo(student, credit):
 
 
 @pytest.mark.points(2)
+@pytest.mark.visibility("visible")      # the picture shows only the submission's own model: no need to hide it
 def test_vae_samples(student, figure):
     """Samples from the trained VAE are varied digit images.
 
