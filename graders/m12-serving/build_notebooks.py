@@ -256,8 +256,8 @@ reports `version` (a string) in every answer. Some hints:
 - Load and train nothing per request: the model is given, and the autograder times your
   service. Over a burst of 50 single-instance requests, the time your service takes (the
   autograder's measured time minus its own round trip) must have a median of at most 30 ms
-  (2 points) and a 95th percentile of at most 75 ms (1 point). The reference needs about
-  2 ms.
+  (2 points) and a 95th percentile of at most 75 ms (1 point). The reference needs a few
+  milliseconds.
 '''),
     code(r'''
 def create_app(model, version):
