@@ -17,13 +17,12 @@ Everything is deterministic: running the script again rewrites byte-identical fi
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+from handin.authoring import write_npz
 
 SPLIT_SEED = 20240903
 HELDOUT_FRACTION = 0.2
@@ -32,19 +31,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PUBLIC_PATH = REPO / "assignments" / "m08-generative" / "data" / "digits_train.npz"
 HIDDEN_PATH = HERE / "data" / "digits_heldout.npz"
-
-
-def write_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Like np.savez_compressed, but byte-reproducible (fixed timestamps, sorted names)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
 
 
 def make_split() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
