@@ -19,7 +19,17 @@ MODULES = sorted(p.parent.name for p in (REPO / "assignments").glob("*/assignmen
 
 
 def test_the_modules_are_found():
-    assert {"m02-feedforward", "m09-data-parallel", "m10-model-parallel"} <= set(MODULES)
+    assert {"m02-feedforward", "m03-cnn", "m04-optimizers", "m05-regularization", "m06-rnn", "m07-uncertainty",
+            "m08-generative", "m09-data-parallel", "m10-model-parallel", "m11-data-pipeline", "m12-serving",
+            "m13-observability"} <= set(MODULES)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_test_has_a_title(module):
+    """Reports show each test's title (its docstring's first line): no module leaves one out."""
+    from handin.results import read_titles
+    titles = read_titles(REPO / "graders" / module)
+    assert titles and not [nodeid for nodeid, title in titles.items() if not title]
 
 
 @pytest.mark.parametrize("module", MODULES)
