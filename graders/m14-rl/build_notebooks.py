@@ -192,12 +192,18 @@ array, of any length $n$) and returns an action (a Python `int`):
 
 So an action gets probability $\varepsilon / n + (1-\varepsilon)/k$ if it is one of the
 $k$ maximal actions and $\varepsilon / n$ otherwise. Draw all randomness from `rng`
-(a numpy Generator): the autograder passes generators made with `make_rng`.
+(a numpy Generator): the autograder passes generators made with `make_rng`, and samples
+thousands of actions through the given `sample_actions`.
 '''),
     code(r'''
 def epsilon_greedy(q_values, epsilon, rng):
     """Epsilon-greedy action (an int) for one state's action values; ties broken at random."""
-''' + TODO, r'''
+''' + TODO + r'''
+
+def sample_actions(q_values, epsilon, rng, n):
+    """n actions drawn with your epsilon_greedy (given: the autograder samples through it)."""
+    return [epsilon_greedy(q_values, epsilon, rng) for _ in range(n)]
+''', r'''
 def epsilon_greedy(q_values, epsilon, rng):
     """Epsilon-greedy action (an int) for one state's action values; ties broken at random."""
     q_values = np.asarray(q_values, dtype=np.float64)
@@ -205,6 +211,11 @@ def epsilon_greedy(q_values, epsilon, rng):
         return int(rng.integers(len(q_values)))
     best = np.flatnonzero(q_values == q_values.max())
     return int(rng.choice(best))
+
+
+def sample_actions(q_values, epsilon, rng, n):
+    """n actions drawn with your epsilon_greedy (given: the autograder samples through it)."""
+    return [epsilon_greedy(q_values, epsilon, rng) for _ in range(n)]
 '''),
     md(r'''
 ### Task 3: value iteration

@@ -26,8 +26,9 @@ def test_q_learning_converges(student, credit):
 
     The judge's 4x4 grid without slipping, alpha 1, epsilon 0.5, 800 episodes: every
     state-action pair is tried many times and Q-learning reaches the Q* of value iteration.
-    Two thirds of the credit: the share of states whose greedy action is optimal; one third:
-    Q within 1e-3 of Q* in every state where the agent acts.
+    Two of the three points: the greedy action is optimal in every state where the agent acts
+    (one point if it is in at least three quarters of them); the third: Q within 1e-3 of Q*
+    in all those states.
     """
     layout, gamma = ref.JUDGE_DETERMINISTIC, 0.9
     env = ref.GridWorld(layout)
@@ -39,16 +40,18 @@ def test_q_learning_converges(student, credit):
     optimal = ref.optimal_actions(Q_star)
     share = float(np.mean([optimal[s, int(np.argmax(Q[s]))] for s in free]))
     close = bool(np.max(np.abs(Q[free] - Q_star[free])) <= 1e-3)
-    fraction = (2.0 * share + (1.0 if close else 0.0)) / 3.0
-    if fraction == 0.0:
-        fail(f"{what}: the greedy action is not optimal in any state")
-    if fraction < 1.0:
+    points = (2 if share == 1.0 else 1 if share >= 0.75 else 0) + (1 if close else 0)
+    if points == 0:
+        fail(f"{what}: the greedy action is optimal in fewer than three quarters of the states, "
+             "and Q is not within 1e-3 of Q*")
+    if points < 3:
         parts = []
         if share < 1.0:
-            parts.append(f"the greedy action is optimal in {share:.0%} of the states")
+            parts.append("the greedy action is optimal in " + ("at least three quarters" if share >= 0.75
+                                                               else "fewer than three quarters") + " of the states")
         if not close:
             parts.append("Q is not within 1e-3 of Q*")
-        credit(fraction, f"{what}: " + "; ".join(parts))
+        credit(points / 3.0, f"{what}: " + "; ".join(parts))
 
 
 @pytest.mark.points(3)
