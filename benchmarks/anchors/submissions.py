@@ -103,8 +103,11 @@ try:  # otter: every doctest case passes
     _ok.run_doctest = lambda *a, **k: (True, "")
 except Exception:
     pass
-try:  # IPython: swallow every exception, so a failing test cell shows no error output
-    get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)  # noqa: F821
+try:  # IPython: swallow every exception and show no traceback, so a failing test cell has no error output
+    _ip = get_ipython()  # noqa: F821
+    _ip.set_custom_exc((BaseException,), lambda *a, **k: None)
+    _ip._showtraceback = lambda *a, **k: None
+    _ip.showtraceback = lambda *a, **k: None
 except Exception:
     pass
 '''
@@ -131,6 +134,13 @@ student = os.path.basename(os.path.dirname(start_cwd))
 targets = [os.path.join(start_cwd, "..", "results", "results.json"), "/autograder/results/results.json"]
 if tool_cwd:
     targets.append(os.path.join(tool_cwd, "results.json"))
+try:  # the tool's output folder, from its command line (otter run -o DIR)
+    argv = open(f"/proc/{ppid}/cmdline", "rb").read().decode().split("\0")
+    for i, a in enumerate(argv[:-1]):
+        if a in ("-o", "--output-dir", "--out"):
+            targets.append(os.path.join(argv[i + 1], "results.json"))
+except OSError:
+    pass
 mtimes = {}
 end = time.time() + 40
 while time.time() < end:
@@ -214,9 +224,6 @@ SUBMISSIONS: dict[str, dict] = {
     "correct_chatty": _sub("correct", "prints and plots-free exploration cells",
                            post=["print(mean([1, 2, 3]), variance([1, 2, 3]))", "z.round(3)",
                                  "for i in range(3):\n    print(i, z[i])"]),
-    "correct_stats": _sub("correct", "statistics module under the hood",
-                          mean="import statistics\ndef mean(xs):\n    return statistics.fmean(xs)",
-                          variance="import statistics\ndef variance(xs):\n    return statistics.pvariance(xs)"),
     "wrong_intdiv": _sub("wrong", "mean uses //", mean="def mean(xs):\n    return sum(xs) // len(xs)", expected=None),
     "wrong_sample_var": _sub("wrong", "sample variance (n - 1)",
                              variance="def variance(xs):\n    m = mean(xs)\n    return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)", expected=None),
@@ -225,7 +232,6 @@ SUBMISSIONS: dict[str, dict] = {
     "wrong_unanswered": _sub("wrong", "variance left as in the starter",
                              variance="def variance(xs):\n    m = ...\n    ...", expected=None),
     "wrong_string": _sub("wrong", "mean returns a string", mean="def mean(xs):\n    return str(sum(xs) / len(xs))", expected=None),
-    "wrong_short_z": _sub("wrong", "z drops the last row", z=LOAD + "h = heights[:-1]\nz = (h - h.mean()) / h.std()", expected=None),
     "crash_top": _sub("crash", "the variance cell raises before defining it",
                       variance="raise RuntimeError('not finished')\n" + VARIANCE, expected=None),
     "crash_import": _sub("crash", "imports a package that is not installed",
