@@ -213,6 +213,17 @@ def versions() -> dict:
         v[pkg] = m.group(1) if m else None
     v["handin"] = subprocess.run([str(HANDIN), "--version"], capture_output=True, text=True).stdout.strip()
     v["python_tools_venv"] = subprocess.run([str(VENV / "bin" / "python"), "--version"], capture_output=True, text=True).stdout.strip()
+    # start-up alone: each tool's --version, 3 times (median)
+    starts = {}
+    for tool, cmd in (("handin", [str(HANDIN), "--version"]), ("otter", [str(VENV / "bin" / "otter"), "--version"]),
+                      ("nbgrader", [str(VENV / "bin" / "nbgrader"), "--version"])):
+        ts = []
+        for _ in range(3):
+            t = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, env=env)
+            ts.append(time.perf_counter() - t)
+        starts[tool] = round(statistics.median(ts), 2)
+    v["startup_s"] = starts
     v["docker_image_id"] = subprocess.run(["docker", "image", "inspect", "handin-sandbox:cpu", "--format", "{{.Id}}"],
                                           capture_output=True, text=True).stdout.strip()
     return v
