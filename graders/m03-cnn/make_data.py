@@ -16,8 +16,12 @@ inside scikit-learn (a submission cannot look labels up).
 
 The backbone is the `features` part of the notebook's CNN (conv 1->16, relu, pool, conv
 16->32, relu, pool, flatten; reference.make_cnn), pre-trained with a 5-way head on the
-digits 0-4 of the public split only (Adam, shift augmentation, 20 epochs, one thread,
-seeded): a few seconds on a laptop CPU. Its state_dict keys are those of `CNN.features`
+digits 0-4 of the public split only (Adam, shift augmentation, 60 epochs, one thread,
+seeded): a few seconds on a laptop CPU. 60 rather than 20 epochs: the longer-trained
+features transfer slightly better to 5-9 (measured with the judge's few-shot protocol in
+test_torch.test_transfer_beats_scratch, 30 draws: the mean accuracy margin over training
+from scratch is 0.17 against 0.14 for head-only fine-tuning, 0.09 against 0.08 for
+fine-tuning all layers at lr 3e-3). Its state_dict keys are those of `CNN.features`
 ("0.weight", "0.bias", "3.weight", "3.bias").
 
 Everything is deterministic: running the script again on the same machine rewrites
@@ -46,7 +50,7 @@ NOISE_SEED = 2718
 NOISE_SIGMA = 0.5
 HELDOUT_FRACTION = 0.2
 PRETRAIN_SEED = 1
-PRETRAIN_EPOCHS = 20
+PRETRAIN_EPOCHS = 60
 
 REPO = HERE.parents[1]
 PUBLIC_DIR = REPO / "assignments" / "m03-cnn" / "data"
