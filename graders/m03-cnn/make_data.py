@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import io
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +42,7 @@ from sklearn.model_selection import train_test_split
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import reference as ref  # noqa: E402
+from handin.authoring import write_npz
 
 SPLIT_SEED = 20250311
 SHIFT_SEED = 3141
@@ -57,19 +57,6 @@ PUBLIC_DIR = REPO / "assignments" / "m03-cnn" / "data"
 PUBLIC_PATH = PUBLIC_DIR / ref.TRAIN_NAME
 BACKBONE_PATH = PUBLIC_DIR / ref.BACKBONE_NAME
 HIDDEN_PATH = ref.HELDOUT_PATH
-
-
-def write_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Like np.savez_compressed, but byte-reproducible (fixed timestamps, sorted names)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
 
 
 def make_split():
