@@ -91,9 +91,17 @@ def main() -> None:
     n_plain = summ[TOOLS[0]]["n"]
     st = d["versions"].get("startup_s") or {}
     startup = ", ".join(f"{k} {v:.1f} s" for k, v in st.items()) or "not measured in this run"
+    bn = d.get("batch_submissions") or list(d["submissions"])
+    if any(r.get("cpu_source") == "cgroup" for r in single):
+        cpu_how = "the `cpuacct.usage` of a cgroup made for the call (every process the tool starts)"
+    else:
+        cpu_how = ("user+sys of the tool's process tree from `wait4` (this run: it misses the local sandbox's "
+                   "student and judge processes, so handin-local's CPU is understated)")
+    nb = len(bn)
+    but = " but the infinite loop (its cost is each tool's timeout, in the per-notebook table)" if "hostile_loop" not in bn else ""
     w(f"Per notebook: the {n_plain} correct, wrong and crashing submissions, one grading per call (wall: the tool's "
-      "command from start to exit; CPU: user+sys of the tool's process tree from `wait4`, plus, for docker, the "
-      "container's cgroup `cpuacct.usage`). Batch: all 20 submissions, the hostile ones included; -j 2 is two "
+      f"command from start to exit; CPU: {cpu_how}, plus, for docker, the "
+      f"container's cgroup `cpuacct.usage`). Batch: {nb} submissions, the hostile ones included{but}; -j 2 is two "
       "`otter run` calls at a time (otter grades one submission per call), two nbgrader course folders "
       "autograded at once (nbgrader has no -j; each folder gets half the students), `handin grade -j 2`. "
       "otter's -j 1 is the sum of its per-notebook calls. The per-notebook wall includes each tool's start-up "
