@@ -209,7 +209,11 @@ def run_cmd(cmd: list[str], *, cwd: Path, log: Path, env: dict | None = None, do
     left_cmd = []
     for q in left[:3]:
         try:
-            left_cmd.append(Path(f"/proc/{q}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200])
+            st = Path(f"/proc/{q}/stat").read_text()
+            state, ppid = st[st.rindex(")") + 2:].split()[:2]
+            comm = st[st.index("(") + 1:st.rindex(")")]
+            cmdl = Path(f"/proc/{q}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+            left_cmd.append(f"{comm} state={state} ppid={ppid} cmdline={cmdl!r}")
         except OSError:
             pass
     for q in left:  # what the tool left running in its session (kernels, ...)
