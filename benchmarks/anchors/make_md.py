@@ -25,7 +25,7 @@ def fmt(x, nd=1):
 
 def score(r):
     s = r.get("score")
-    return "no score" if s is None else f"{s:g}/8"
+    return "no score" if s is None else f"{round(s, 2):g}/8"
 
 
 def cell(r):
@@ -39,10 +39,12 @@ def cell(r):
         leak = r["leak_in_output"] + ["side channel"]
     if leak:
         bits.append("hidden tests exposed (" + ", ".join(leak) + ")")
-    if r.get("daemons_left"):
-        bits.append("its background process outlived the grading")
+    alive = r.get("processes_alive_after_exit", r.get("daemons_left"))
+    if alive:
+        bits.append(f"{alive} process(es) it started still running after the tool exited")
     if r.get("left_in_session"):
-        bits.append(f"{r['left_in_session']} process(es) left behind")
+        what = ", ".join(c.split(" cmdline=")[0] for c in r.get("left_cmdlines", [])) or "?"
+        bits.append(f"the tool exited leaving {r['left_in_session']} process(es) of its session ({what})")
     return "; ".join(bits)
 
 
@@ -69,7 +71,11 @@ def main() -> None:
         b1, b2 = batches.get((t, 1)), batches.get((t, 2))
 
         def thr(b):
-            return "–" if not b else f"{b['notebooks_per_min']:.1f} nb/min ({b['graded']}/{b['n']} graded)"
+            if not b:
+                return "–"
+            rate = 60 * b["graded"] / b["wall_s"] if b["wall_s"] else 0
+            lost = "" if b["graded"] == b["n"] else f", {b['n'] - b['graded']} lost"
+            return f"{rate:.1f} graded/min ({b['graded']}/{b['n']}{lost})"
 
         def short(name):
             r = by.get((t, name))
@@ -142,6 +148,31 @@ def main() -> None:
     for n, meta in d["submissions"].items():
         w(f"| {n} | {meta['kind']} | " + " | ".join(
             (score(by[(t, n)]) + (f" ({by[(t, n)]['wall_s']:.1f} s)")) if (t, n) in by else "–" for t in TOOLS) + " |")
+    w("")
+    w("## Notes\n")
+    w(f"- Load: 1/5/15-min averages {d['load_before']} before and {d['load_after']} after. "
+      + (d.get("load_note", "") or ""))
+    ws = by.get(("otter", "wrong_string")), by.get(("handin-local", "wrong_string"))
+    if all(ws) and ws[0]["score"] != ws[1]["score"]:
+        w(f"- wrong_string (`mean` returns `str(...)`): otter {score(ws[0])}, handin {score(ws[1])}. handin's imported "
+          "expression test `mean([2.5])` → `2.5` passes on a string: handin.interop.cases.run_doctest compares "
+          "the expected text with the value's `repr` *or* its `str` (meant for numpy 2's `np.True_`), and "
+          "`str('2.5')` is `2.5`; real doctest (otter) sees `'2.5'` and fails it.")
+    zs = [r for r in single if r["tool"] == "handin-local" and r.get("left_in_session")]
+    if zs:
+        w(f"- handin --sandbox local: after {len(zs)} of {sum(r['tool'] == 'handin-local' for r in single)} calls the "
+          "`handin grade` process had exited while a process of its session was left: "
+          f"{zs[0]['left_cmdlines'][0].split(' cmdline=')[0] if zs[0].get('left_cmdlines') else '?'} "
+          "(a bwrap child it never waited for, reparented to pid 1 as a zombie).")
+    w("- nbgrader's -j 1 batch is one `nbgrader autograde` over the course: hostile_kill_grader kills that process, "
+      "so every student after it is lost (and with -j 2, the rest of its half). otter runs one submission per call, "
+      "so it loses only the killer; handin's sandboxes keep the grader out of the student's reach.")
+    w("- hostile_patch under nbgrader: the patches (numpy's comparisons, IPython's exception display) did not "
+      "remove the `AssertionError` outputs from the test cells, which nbgrader scores on; under otter, replacing "
+      "`otter.test_files.ok_test.run_doctest` in the kernel passes every case, hidden ones included.")
+    w("- hostile_fake_results: under otter the detached process rewrote the results.json in `otter run -o DIR` "
+      "after otter wrote it; under nbgrader it set `manual_score` to the maximum in the course's gradebook.db "
+      "(both found from /proc/<parent>/ of the kernel). Under handin its writes stay in the sandbox.")
     w("")
     w("## Set-up and limits\n")
     v = d["versions"]
