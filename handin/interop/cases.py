@@ -91,9 +91,9 @@ def run_function(student: Any, source: str, imports: str = "") -> None:
 
 def run_doctest(student: Any, code: str, imports: str = "") -> None:
     """Run OK-format (doctest) examples: each ``>>>`` statement, its printed output compared
-    with the expected text as doctest compares it. An expression's value may match by its
-    ``repr`` or its ``str`` (outputs saved under numpy 1 read ``True`` where numpy 2 writes
-    ``np.True_``)."""
+    with the expected text as doctest compares it. A numpy scalar may also match by its
+    ``str`` (outputs saved under numpy 1 read ``True`` where numpy 2 writes ``np.True_``);
+    anything else by its ``repr`` only, so the string ``"2.5"`` does not pass for ``2.5``."""
     examples = doctest.DocTestParser().get_examples(code)
     ns = namespace(student, "\n".join(e.source for e in examples), imports)
     checker = doctest.OutputChecker()
@@ -110,7 +110,9 @@ def run_doctest(student: Any, code: str, imports: str = "") -> None:
                 else:
                     value = eval(expression, ns)
                     if value is not None:
-                        shown = [repr(value), str(value)]
+                        shown = [repr(value)]
+                        if type(value).__module__ == "numpy" and not isinstance(value, str):
+                            shown.append(str(value))   # np.True_ / np.float64(2.5) read as True / 2.5
         except Exception as exc:  # noqa: BLE001
             if ex.exc_msg is not None and checker.check_output(ex.exc_msg, f"{type(exc).__name__}: {exc}\n", flags):
                 continue

@@ -176,6 +176,10 @@ def test_test_code_reads_the_students_names_and_the_judges_modules():
     cases.run_doctest(student, ">>> mean([2, 4])\n3.0\n>>> np.isclose(mean([1.0]), 1.0)\nTrue", "import numpy as np")
     with pytest.raises(cases.CaseFailed, match="expected 4.0"):
         cases.run_doctest(student, ">>> mean([2, 4])\n4.0")
+    text = _Student(mean=lambda xs: str(sum(xs) / len(xs)))   # "2.5" is not 2.5, as in doctest
+    with pytest.raises(cases.CaseFailed):
+        cases.run_doctest(text, ">>> mean([2.5])\n2.5")
+    cases.run_doctest(_Student(flag=np.True_), ">>> flag\nTrue")     # numpy 2's repr, numpy 1's output
     cases.run_function(student, "def test_mean(mean):\n    assert mean([5]) == 5")
     with pytest.raises(cases.CaseFailed):
         cases.run_function(student, "def test_mean(mean, z):\n    assert len(z) == 3")
