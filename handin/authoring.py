@@ -154,3 +154,27 @@ def write_npz(path: Path, **arrays) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, buf.getvalue())
+
+
+def write_digits_split(public: Path, hidden: Path, *, split_seed: int, noise_seed: int,
+                       noise_sigma: float = 0.5, heldout_fraction: float = 0.2) -> None:
+    """scikit-learn's 8x8 digits split for a module: ``public`` gets the stratified training
+    part, ``hidden`` the held-out part with fixed-seed gaussian noise (clipped to [0, 16]), so
+    its rows are not byte-identical to the copy inside scikit-learn. Both hold X (float32,
+    (n, 64), pixel values 0..16) and y (int64, (n,)); the class counts are printed."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    X = digits.data.astype(np.float32)
+    y = digits.target.astype(np.int64)
+    X_tr, X_ho, y_tr, y_ho = train_test_split(X, y, test_size=heldout_fraction, random_state=split_seed,
+                                              stratify=y)
+    noise = np.random.default_rng(noise_seed).normal(0.0, noise_sigma, size=X_ho.shape)
+    X_ho = np.clip(X_ho.astype(np.float64) + noise, 0.0, 16.0).astype(np.float32)
+    write_npz(public, X=X_tr, y=y_tr)
+    write_npz(hidden, X=X_ho, y=y_ho)
+    for which, path, X_, y_ in (("public", public, X_tr, y_tr), ("hidden", hidden, X_ho, y_ho)):
+        print(f"{which:7} {path}: X{X_.shape} {X_.dtype}, y{y_.shape} {y_.dtype}; "
+              f"class counts {np.bincount(y_).tolist()}")

@@ -21,10 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from handin.authoring import write_npz
+from handin.authoring import write_digits_split
 
 SPLIT_SEED = 20270301
 NOISE_SEED = 7307
@@ -37,27 +34,9 @@ PUBLIC_PATH = REPO / "assignments" / "m07-uncertainty" / "data" / "digits_train.
 HIDDEN_PATH = HERE / "data" / "digits_heldout.npz"
 
 
-def make_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    digits = load_digits()
-    X = digits.data.astype(np.float32)          # (1797, 64), integer values 0..16
-    y = digits.target.astype(np.int64)
-    X_tr, X_ho, y_tr, y_ho = train_test_split(
-        X, y, test_size=HELDOUT_FRACTION, random_state=SPLIT_SEED, stratify=y
-    )
-    rng = np.random.default_rng(NOISE_SEED)
-    noise = rng.normal(0.0, NOISE_SIGMA, size=X_ho.shape)
-    X_ho = np.clip(X_ho.astype(np.float64) + noise, 0.0, 16.0).astype(np.float32)
-    return X_tr, y_tr, X_ho, y_ho
-
-
 def main() -> None:
-    X_tr, y_tr, X_ho, y_ho = make_split()
-    write_npz(PUBLIC_PATH, X=X_tr, y=y_tr)
-    write_npz(HIDDEN_PATH, X=X_ho, y=y_ho)
-    print(f"public  {PUBLIC_PATH.relative_to(REPO)}: X{X_tr.shape} {X_tr.dtype}, y{y_tr.shape} {y_tr.dtype}")
-    print(f"hidden  {HIDDEN_PATH.relative_to(REPO)}: X{X_ho.shape} {X_ho.dtype}, y{y_ho.shape} {y_ho.dtype}")
-    print("class counts (public):", np.bincount(y_tr).tolist())
-    print("class counts (hidden):", np.bincount(y_ho).tolist())
+    write_digits_split(PUBLIC_PATH, HIDDEN_PATH, split_seed=SPLIT_SEED, noise_seed=NOISE_SEED,
+                       noise_sigma=NOISE_SIGMA, heldout_fraction=HELDOUT_FRACTION)
 
 
 if __name__ == "__main__":
