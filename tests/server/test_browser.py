@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from builders import REPO
+from server.services.catalog import module_names
 from services import Process, artifacts_dir, free_port, log_path
 from webtools import M02, SOLUTION, STARTER
 
@@ -108,7 +109,7 @@ def test_a_teacher_unreleases_and_releases_a_module_and_exports_the_gradebook(pa
     assert download.value.suggested_filename == f"{COURSE}-gradebook.csv"
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
     assert {r["student_email"] for r in rows} == {server.emails[f"student{i}"] for i in (1, 2, 3)}
-    assert {r["assignment"] for r in rows} == {M02, "m09-data-parallel", module}
+    assert {r["assignment"] for r in rows} == set(module_names(REPO))   # the demo course releases every module
     page.goto(f"{server.url}/courses/{COURSE}/teach/assignments/{M02}/")
     shot(page, "teacher-assignment")
 
