@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..spec import BenchmarkSection
-from . import hardware, pipeline, tasks
+from . import hardware, pipeline, regression, tasks
 
 # The [benchmark] section of assignment.toml without its profiles: one source of the defaults.
 RUN_DEFAULTS: dict[str, Any] = BenchmarkSection().run_config()
@@ -356,6 +356,11 @@ class Bench(PipelineBench):
         overrides.setdefault("data_seed", secrets.randbits(62))
         return tasks.make_task(**overrides)
 
+    def regression_task(self, **overrides: Any) -> dict:
+        """A regression task (:mod:`handin.bench.regression`) with a fresh random data seed."""
+        overrides.setdefault("data_seed", secrets.randbits(62))
+        return regression.check_task(**overrides)
+
     def plan_cores(self, world: int, threads: int, device: str = "cpu") -> list[list[int]] | None:
         usable = self.hardware(device)["cores"]
         if world * threads > len(usable):
@@ -402,7 +407,7 @@ class Bench(PipelineBench):
             seed: int | None = None, threads: int = 1, bucket_cap_mb: float | None = None,
             per_rank_init: bool = False, calls: bool = False, options: dict | None = None) -> Run:
         """Train ``task`` on ``world_size`` ranks with the student's code (untimed)."""
-        task = tasks.make_task(task)
+        task = _checked(task, mode)
         seed = secrets.randbits(62) if seed is None else seed
         self.pool(world_size, threads=threads, device=task["device"])
         opts = dict(options or {})
@@ -415,6 +420,8 @@ class Bench(PipelineBench):
 
     def reference(self, task: dict, seed: int, steps: int) -> dict[str, np.ndarray]:
         """The grader's single-process training on the full global batches, in the judge."""
+        if regression.is_regression(task):
+            return regression.reference_descent(regression.check_task(task), seed, steps)
         task = tasks.make_task(task)
         device = _device(task)
         trained = tasks.run_training(task, seed, steps, device=device)
@@ -427,6 +434,8 @@ class Bench(PipelineBench):
         problems = ranks_agree(run)
         problems += compare_weights(run.weights(0), ref, rtol=self.config["rtol"], atol=self.config["atol"],
                                     what="rank 0's final weights")
+        if regression.is_regression(run.task):   # the grader's loop does the communication
+            return problems + regression.row_problems(run.task, run.ranks, run.steps)
         problems += sample_problems(run)
         if communication and run.world_size > 1:
             problems += communication_problems(run)
@@ -436,6 +445,8 @@ class Bench(PipelineBench):
 
     def _baseline(self, task: dict, seed: int, steps: int, warmup: int, cores: list[int] | None,
                   threads: int) -> Trial:
+        if regression.is_regression(task):
+            return self._regression_baseline(task, seed, steps, warmup, cores, threads)
         import torch
         device = _device(task)
         old_threads = torch.get_num_threads()
@@ -454,6 +465,23 @@ class Bench(PipelineBench):
                 t1 = time.perf_counter()
         finally:
             torch.set_num_threads(old_threads)
+            hardware.unpin_process(before)
+        return Trial("baseline", t1 - t0, seed, w, meter.others_cores, meter.busy_cores)
+
+    def _regression_baseline(self, task: dict, seed: int, steps: int, warmup: int, cores: list[int] | None,
+                             threads: int) -> Trial:
+        before = hardware.pin_process(cores) if cores else None
+        try:
+            with regression.blas_threads(threads):
+                regression.data_set(task)
+                if warmup:
+                    regression.reference_descent(task, secrets.randbits(62), warmup)
+                with hardware.CpuMeter(cores) as meter:
+                    t0 = time.perf_counter()
+                    w = regression.reference_descent(task, seed, steps)
+                    tasks.digest(w)  # the ranks hash their weights inside the clock too
+                    t1 = time.perf_counter()
+        finally:
             hardware.unpin_process(before)
         return Trial("baseline", t1 - t0, seed, w, meter.others_cores, meter.busy_cores)
 
@@ -641,17 +669,22 @@ class Bench(PipelineBench):
         win over all. Returns the benchmark record (also kept for the report). Raises
         ``BenchError`` (a test failure) when any timed run does not verify.
         """
-        task = tasks.make_task(task)
+        task = _checked(task, mode)
         cfg, device, world, steps, warmup, n_trials, threads, hw, plan, flat = self._plan(
             task, defaults, world_size, steps, warmup, trials)
         base_threads = world * threads if cfg["baseline_threads"] == "total" else threads
         if device == "cuda":
             base_threads = threads
         opts = dict(options or {})
-        record = self._record(name=name or f"{mode} data parallel, {world} ranks", kind="speedup", mode=mode,
+        if mode == regression.MODE:
+            default_name = f"gradient descent over {task['partitions']} partitions on {world} ranks"
+            baseline = "the grader's own gradient descent on all the rows at once, one process, run by the judge"
+        else:
+            default_name = f"{mode} data parallel, {world} ranks"
+            baseline = "the grader's single-process training loop, run by the judge"
+        record = self._record(name=name or default_name, kind="speedup", mode=mode,
                               task=task, hw=hw, world=world, threads=threads, base_threads=base_threads,
-                              baseline="the grader's single-process training loop, run by the judge",
-                              flat=flat, steps=steps, warmup=warmup, n_trials=n_trials)
+                              baseline=baseline, flat=flat, steps=steps, warmup=warmup, n_trials=n_trials)
         flags = self._hardware_flags(hw, plan, world, threads, device)
         started = time.monotonic()
         self._start_ranks(record, flags, started, lambda: self.pool(world, threads=threads, device=device, cores=plan))
@@ -708,6 +741,10 @@ class Bench(PipelineBench):
                            "single-rank path may be slowed on purpose (the speedup itself is measured "
                            "against the grader's baseline and is not affected)")
         return out
+
+
+def _checked(task: dict, mode: str) -> dict:
+    return regression.check_task(task) if mode == regression.MODE else tasks.make_task(task)
 
 
 def _device(task: dict):

@@ -24,7 +24,7 @@ import traceback
 from typing import Any
 
 from .. import wire
-from . import comm, pipeline, tasks
+from . import comm, pipeline, regression, tasks
 
 MAX_MESSAGE = 512 * 1024**2
 
@@ -114,6 +114,10 @@ class RankState:
         raise ValueError(f"unknown mode {mode!r}")
 
     def train(self, task: dict, mode: str, seed: int, steps: int, options: dict):
+        if mode == regression.MODE:
+            grad, agg = (self._student(options.get(f"{name}_fn", name)) for name in regression.FUNCTIONS)
+            return regression.run_descent(task, seed, steps, rank=self.rank, world=self.world,
+                                          partition_gradient=grad, aggregate=agg, group=self.group, mark=comm.mark)
         if mode in ("pipeline", "gpipe"):
             step_fn = (self._student(options.get("step_fn", pipeline.STEP_FN)) if mode == "pipeline"
                        else pipeline.gpipe_step)
@@ -128,21 +132,24 @@ class RankState:
     # ------------------------------------------------------------ commands
 
     def run(self, msg: dict) -> dict:
-        task = tasks.make_task(msg["task"])
+        task = _task(msg)
         options = dict(msg.get("options") or {})
         comm.reset()
         t = time.perf_counter()
         trained = self.train(task, msg["mode"], int(msg["seed"]), int(msg["steps"]), options)
         seconds = time.perf_counter() - t
-        reply = {"rank": self.rank, "weights": tasks.weights(trained.model), "seconds": round(seconds, 6),
+        reply = {"rank": self.rank, "weights": _weights(trained), "seconds": round(seconds, 6),
                  "samples": trained.sampler.samples, "batches": trained.sampler.batches,
                  "comm": comm.summary(), "calls": list(comm.LOG) if options.get("calls") else None}
         return _pipeline_fields(reply, trained)
 
     def ready(self, msg: dict) -> dict:
-        task = tasks.make_task(msg["task"])
+        task = _task(msg)
         options = dict(msg.get("options") or {})
-        tasks.data_pool(task, self.device)
+        if regression.is_regression(task):
+            regression.data_set(task)
+        else:
+            tasks.data_pool(task, self.device)
         warmup = int(msg.get("warmup", 0))
         if warmup > 0:
             self.train(task, msg["mode"], int(msg["warmup_seed"]), warmup, options)
@@ -159,7 +166,7 @@ class RankState:
         comm.reset()
         t = time.perf_counter()
         trained = self.train(p["task"], p["mode"], int(msg["seed"]), p["steps"], p["options"])
-        w = tasks.weights(trained.model)
+        w = _weights(trained)
         d = tasks.digest(w)
         seconds = time.perf_counter() - t
         self.committed = w
@@ -171,6 +178,18 @@ class RankState:
         if self.committed is None:
             raise RuntimeError("no committed result")
         return {"rank": self.rank, "weights": self.committed}
+
+
+def _task(msg: dict) -> dict:
+    if msg.get("mode") == regression.MODE:
+        return regression.check_task(msg["task"])
+    return tasks.make_task(msg["task"])
+
+
+def _weights(trained: Any) -> dict:
+    if isinstance(trained, regression.Trained):
+        return trained.weights
+    return tasks.weights(trained.model)
 
 
 def _pipeline_fields(reply: dict, trained: Any) -> dict:
