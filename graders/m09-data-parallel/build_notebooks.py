@@ -61,8 +61,8 @@ for step in range(steps):
 After training it compares every rank's weights with a single-process run on the same
 global batches (to `rtol=1e-5`), checks that the ranks agree exactly, and counts the
 bytes your code sends through `torch.distributed`. Then it **times** your data-parallel
-training against its own single-process training with the same total number of CPU
-threads; the speedup earns points. The rank processes import only your notebook's
+training against its own single-process training with one rank's threads (strong
+scaling: with 2 ranks a perfect split of the work is 2x); the speedup earns points. The rank processes import only your notebook's
 *definitions* (imports, functions, classes, and assignments that call nothing), so keep
 everything your functions need in those.
 

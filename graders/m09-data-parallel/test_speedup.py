@@ -1,7 +1,7 @@
 """Hidden test: how much faster the student's data-parallel training runs (HIDDEN, not shipped).
 
 The judge times the student's ``all_reduce_gradients`` on 2 ranks against its own
-single-process training with the same total threads (``bench.speedup``): interleaved
+single-process training with one rank's threads (strong scaling) (``bench.speedup``): interleaved
 trials, a fresh secret seed per trial, every timed run checked against the judge's
 reference. The points come from assignment.toml's [benchmark] thresholds for the
 hardware profile the judge detects (applied on the host); a speedup above the world
@@ -17,7 +17,7 @@ CPU_TASK = dict(d_in=64, width=64, depth=6, batch=8192, lr=0.02, act="tanh")
 GPU_TASK = dict(d_in=1024, width=2048, depth=8, batch=8192, lr=0.002, act="tanh")
 # A copy of assignment.toml's [benchmark] run parameters, used only when the sandbox
 # backend does not pass that section to the judge.
-SUITE_DEFAULTS = {"world_sizes": [2], "threads_per_rank": 1, "baseline_threads": "total", "steps": 12,
+SUITE_DEFAULTS = {"world_sizes": [2], "threads_per_rank": 1, "baseline_threads": "per_rank", "steps": 12,
                   "warmup": 3, "trials": 5, "max_extra_trials": 4, "quiet_cores": 0.3, "quiet_wait": 20.0,
                   "single_rank_check": True, "single_rank_slack": 2.0}
 

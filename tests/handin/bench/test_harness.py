@@ -260,3 +260,16 @@ def test_suite_defaults_apply_only_without_the_toml(monkeypatch):
     bench = Bench(FakeStudent(), {"steps": 2, "single_rank_check": False})
     bench.speedup(tasks.make_task(TINY), warmup=0, trials=1, defaults={"steps": 3})
     assert seen == [3, 2]
+
+
+def test_the_single_rank_check_skips_pairs_a_busy_host_disturbed(monkeypatch):
+    """A busy host slows the student's 1-rank run like a slowed path would: such pairs do not count."""
+    _quiet(monkeypatch, others=1.5)
+    bench = Bench(FakeStudent(seconds=0.0))
+    rec = bench._single_rank_check(tasks.make_task(TINY), "allreduce", 2, 0, {}, None, 2, 2,
+                                   dict(bench.config, quiet_wait=0.0))
+    assert rec["not_checked"] and rec["disturbed"] == 2 + bench.config["max_extra_trials"]
+    assert "flag" not in rec and rec["problems"] == []
+    _quiet(monkeypatch, others=0.0)
+    rec = bench._single_rank_check(tasks.make_task(TINY), "allreduce", 2, 0, {}, None, 2, 2, bench.config)
+    assert rec["disturbed"] == 0 and rec["ratio_to_baseline"] > 0 and "not_checked" not in rec
