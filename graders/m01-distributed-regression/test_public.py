@@ -47,8 +47,9 @@ def test_partition_gradient_small_example(student):
             pytest.fail(f"partition_gradient(..., {loss!r}) must return n_p = 2 for two rows", pytrace=False)
         g = _array(g, f"partition_gradient(..., {loss!r})")
         if g.shape != (2,) or not np.allclose(g, want, rtol=1e-10, atol=1e-12):
-            pytest.fail(f"partition_gradient(w, X, y, {loss!r}) should return g_sum = {want} "
-                        "(the sum, not the mean, over the two rows)", pytrace=False)
+            halved = g.shape == (2,) and np.allclose(2.0 * g, want)
+            hint = " (the sum over the two rows, not their mean)" if halved else ""
+            pytest.fail(f"partition_gradient(w, X, y, {loss!r}) should return g_sum = {want}{hint}", pytrace=False)
 
 
 @pytest.mark.points(1)
