@@ -40,7 +40,8 @@ def title_of(doc: str | None) -> str:
 
 class JudgePlugin:
     def __init__(self, channel: Channel, notebook: dict, grader_dir: Path, benchmark: dict | None = None,
-                 public_data: Path | None = None):
+                 public_data: Path | None = None, before_tests: Any = None):
+        self._before_tests = before_tests   # called once the suite is collected, before any test runs
         self._grader_dir = grader_dir
         self._public_data = public_data
         self.records: dict[str, dict[str, Any]] = {}
@@ -146,6 +147,10 @@ class JudgePlugin:
                 "duration": 0.0,
             }
 
+    def pytest_collection_finish(self, session):
+        if self._before_tests is not None:
+            self._before_tests()
+
     def pytest_collectreport(self, report):
         if report.failed:
             self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[-MAX_DETAIL:]}")
@@ -175,18 +180,27 @@ def run(config: dict) -> dict:
     channel = Channel(sock, call_seconds=float(config["call_seconds"]),
                       max_message_bytes=int(config.get("max_message_bytes", wire.DEFAULT_MAX_BYTES)))
     started = time.monotonic()
-    try:
-        notebook = channel.wait_ready(float(config["ready_seconds"]))
-        notebook["available"] = True
-    except StudentUnavailable as exc:
-        notebook = {"available": False, "reason": str(exc),
-                    "hung": "did not answer" in str(exc), "cells_run": None, "error": None,
-                    "timed_out": "did not answer" in str(exc)}
-    notebook_seconds = time.monotonic() - started
+    notebook: dict = {}   # filled in once the student is ready; the proxy holds this same dict
+    marks: dict[str, float] = {}
+
+    def await_notebook() -> None:
+        """Wait for the notebook summary (once). The suite is collected — its imports done — while
+        the student still runs the notebook, so the judge's start-up costs no wall time."""
+        if "notebook_ready" in marks:
+            return
+        marks["collected"] = time.monotonic() - started
+        budget = max(0.1, float(config["ready_seconds"]) - marks["collected"])
+        try:
+            notebook.update(channel.wait_ready(budget), available=True)
+        except StudentUnavailable as exc:
+            notebook.update({"available": False, "reason": str(exc),
+                             "hung": "did not answer" in str(exc), "cells_run": None, "error": None,
+                             "timed_out": "did not answer" in str(exc)})
+        marks["notebook_ready"] = time.monotonic() - started
 
     benchmark = config.get("benchmark") if isinstance(config.get("benchmark"), dict) else None
     public_data = Path(config["public_data"]) if config.get("public_data") else None
-    plugin = JudgePlugin(channel, notebook, grader_dir, benchmark, public_data)
+    plugin = JudgePlugin(channel, notebook, grader_dir, benchmark, public_data, before_tests=await_notebook)
     blank_ini = Path(config.get("scratch", "/tmp")) / "handin-pytest.ini"
     blank_ini.write_text("[pytest]\n")
     args = [str(grader_dir), "-c", str(blank_ini), "--rootdir", str(grader_dir),
@@ -194,11 +208,14 @@ def run(config: dict) -> dict:
             "-q", "--tb=short", "--color=no", "-o", "python_files=test_*.py",
             "-W", "ignore::DeprecationWarning"]
     exit_code = pytest.main(args, plugins=[plugin])
+    await_notebook()   # a suite that failed to collect still reports on the notebook
+    finished = time.monotonic() - started
     return {
         "version": 1,
         "notebook": notebook,
-        "notebook_seconds": round(notebook_seconds, 3),
-        "tests_seconds": round(time.monotonic() - started - notebook_seconds, 3),
+        "notebook_seconds": round(marks["notebook_ready"], 3),
+        "collect_seconds": round(marks["collected"], 3),
+        "tests_seconds": round(finished - marks["notebook_ready"], 3),
         "tests": list(plugin.records.values()),
         "collection_errors": plugin.collection_errors,
         "pytest_exit_code": int(exit_code),
