@@ -6,12 +6,17 @@ grading: the points, the median speedup of its trials, their min–max and sprea
 median baseline and parallel times, trials re-run because the host was busy, flags.
 An honest contrast fixture is graded too:
 
-* m09-data-parallel: 2 ranks against the grader's single process; contrast: one blocking
+* m01-distributed-regression: the student's partition_gradient and aggregate on 2 ranks
+  against the grader's unpartitioned gradient descent in one process with one thread;
+  contrast: a partition gradient that materialises every row's gradient
+  (``per_example_gradients``).
+* m09-data-parallel: 2 ranks against the grader's single process with one thread (strong scaling); contrast: one blocking
   all-reduce per parameter (``per_parameter``).
 * m10-model-parallel: a 2-stage GPipe with 8 micro-batches against the grader's naive model
   parallelism; contrast: a submission that partitions by layer count (``equal_layers``;
   its pipeline is the solution's).
 
+    .venv/bin/python benchmarks/speedup.py m01 [--repeats 5] [--sandbox local docker]
     .venv/bin/python benchmarks/speedup.py m09 [--repeats 5] [--sandbox local docker]
     .venv/bin/python benchmarks/speedup.py m10 [--repeats 5] [--sandbox local docker]
 
@@ -41,6 +46,7 @@ from sandbox import get_backend  # noqa: E402
 
 # short name → (module folder, node id of the speedup test, contrast fixture)
 MODULES = {
+    "m01": ("m01-distributed-regression", "test_speedup.py::test_speedup", "per_example_gradients"),
     "m09": ("m09-data-parallel", "test_speedup.py::test_speedup", "per_parameter"),
     "m10": ("m10-model-parallel", "test_speedup.py::test_pipeline_speedup", "equal_layers"),
 }

@@ -3,7 +3,11 @@ in tests/fixtures/<module>/ gets the status and score that tests/fixtures/<modul
 says, under the local sandbox and under docker (the same results in both).
 
 Modules with suites of their own (m02's hostile fixtures, the timed m09 and m10) are graded
-by those; every other module with an expected-results file is found here. To run one:
+by those; every other module with an expected-results file is found here. A module with a
+[benchmark] section (m01) is graded one submission at a time (two at once would disturb each
+other's baselines); an entry's "speedup" lists the verdicts its timed test may get, and
+"full_marks_on" names the hardware profile on which a scored speedup must earn every point.
+To run one:
 
     .venv/bin/python -m pytest tests/test_module_fixtures.py -k "m03 and local"
 """
@@ -45,7 +49,7 @@ def graded(tmp_path_factory, request):
             expected = json.loads((FIXTURES / f"{module}.expected.json").read_text())
             out = tmp_path_factory.mktemp(f"{module}-{backend}")
             results = grade_batch(spec, [FIXTURES / module / n for n in expected],
-                                  backend=get_backend(backend), out_dir=out, jobs=2)
+                                  backend=get_backend(backend), out_dir=out, jobs=1 if spec.benchmark else 2)
             done[module, backend] = {r["submission"]["filename"]: r for r in results}
         return done[module, backend]
 
@@ -73,3 +77,8 @@ def test_fixture_gets_its_score_and_status(graded, module, name, backend):
                                                                    for t in r["tests"]])
     if r["status"] != "invalid":
         assert all(r["environment"]["protections"].values())
+    if "speedup" in want:
+        (b,) = r["benchmarks"]
+        assert b["status"] in want["speedup"], (b["status"], b.get("flags"), b.get("problems"))
+        if b["status"] == "scored" and want.get("full_marks_on") == b["profile"]:
+            assert r["score"] == r["max_score"], b

@@ -19,9 +19,9 @@ MODULES = sorted(p.parent.name for p in (REPO / "assignments").glob("*/assignmen
 
 
 def test_the_modules_are_found():
-    assert {"m02-feedforward", "m03-cnn", "m04-optimizers", "m05-regularization", "m06-rnn", "m07-uncertainty",
-            "m08-generative", "m09-data-parallel", "m10-model-parallel", "m11-data-pipeline", "m12-serving",
-            "m13-observability"} <= set(MODULES)
+    assert {"m01-distributed-regression", "m02-feedforward", "m03-cnn", "m04-optimizers", "m05-regularization",
+            "m06-rnn", "m07-uncertainty", "m08-generative", "m09-data-parallel", "m10-model-parallel",
+            "m11-data-pipeline", "m12-serving", "m13-observability", "m14-rl"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -65,3 +65,16 @@ def test_the_student_bundle_holds_no_hidden_code(module, tmp_path):
     hidden = {p.name for p in spec.paths.grader_dir.glob("test_*.py")} - set(spec.grading.public_tests)
     assert hidden and not hidden & shipped
     assert "build_notebooks.py" not in shipped
+
+
+def test_the_readme_lists_every_module_with_its_points_and_scale():
+    """The README's module table is what a newcomer reads first: it must match the modules."""
+    from handin.results import max_score
+    rows = {}
+    for line in (REPO / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`m") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = (cells[3], cells[4])
+    for module in MODULES:
+        spec = load_module(REPO / "assignments" / module)
+        assert rows.get(module) == (f"{max_score(spec):g}", spec.grading.scale), module

@@ -9,7 +9,10 @@ So the code cells are reduced to their *definitions* and written as a module:
 * assignments whose right-hand side calls nothing (``BUCKET_MB = 25``,
   ``SIZES = (64, 128)``, ``OP = dist.ReduceOp.SUM``).
 
-Everything else — training loops, ``model = Net()``, prints, plots — is left out.
+Everything else — training loops, ``model = Net()``, prints, plots — is left out. A kept
+assignment that reads a name only left-out code binds (``X = data["X"]`` after
+``data = np.load(…)``) is kept inside ``try: … except Exception: pass``, so the ranks
+import without it instead of failing on a name they never need.
 Magics and shell escapes are turned into Python by IPython's own transformer
 first (and then left out, being calls). A cell that does not parse is skipped.
 A cell that raised in the notebook keeps its definitions, each inside
@@ -20,6 +23,7 @@ and what failed there (an import, a class body) fails quietly in the ranks too.
 from __future__ import annotations
 
 import ast
+import builtins
 import hashlib
 import os
 from pathlib import Path
@@ -55,6 +59,22 @@ def _keep(node: ast.stmt) -> bool:
     return False
 
 
+def _binds(node: ast.stmt) -> set[str] | None:
+    """The names a kept statement binds (None for ``from m import *``: any name)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if any(a.name == "*" for a in node.names):
+            return None
+        return {a.asname or a.name.split(".")[0] for a in node.names}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _reads(node: ast.stmt) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
 def _guarded(node: ast.stmt) -> ast.stmt:
     """``try: node`` / ``except Exception: pass``."""
     handler = ast.ExceptHandler(type=ast.Name(id="Exception", ctx=ast.Load()), name=None, body=[ast.Pass()])
@@ -65,6 +85,7 @@ def definitions(cells: list[str], failed: Collection[int] = ()) -> tuple[str, li
     """(module source, notes on cells that were skipped); ``failed``: indices of cells that raised."""
     kept: list[str] = []
     notes: list[str] = []
+    bound: set[str] | None = set(dir(builtins))   # None once a star import may have bound anything
     for index, cell in enumerate(cells):
         source = _transform(cell)
         try:
@@ -72,9 +93,16 @@ def definitions(cells: list[str], failed: Collection[int] = ()) -> tuple[str, li
         except SyntaxError as exc:
             notes.append(f"code cell {index} does not parse ({exc.msg}); skipped")
             continue
-        body = [node for node in tree.body if _keep(node)]
-        if index in failed:
-            body = [_guarded(node) for node in body]
+        body = []
+        for node in (n for n in tree.body if _keep(n)):
+            unbound = (isinstance(node, (ast.Assign, ast.AnnAssign)) and bound is not None
+                       and bool(_reads(node) - bound))
+            if index in failed or unbound:
+                body.append(_guarded(node))   # what it binds may not exist: later reads are guarded too
+                continue
+            body.append(node)
+            names = _binds(node)
+            bound = None if names is None or bound is None else bound | names
         if body:
             kept.append(f"# --- code cell {index}\n" + ast.unparse(ast.Module(body=body, type_ignores=[])))
     return HEADER + "\n\n".join(kept) + "\n", notes

@@ -41,6 +41,8 @@ TASK_DEFAULTS: dict[str, Any] = {
     "rows": 65536,         # rows of the data set
     "d_in": 64,            # features, the first one a constant 1 (the intercept)
     "partitions": 4,       # partitions of the rows (a multiple of the world size)
+    "uneven": True,        # partition sizes alternate one and two shares (each rank's total the same
+                           # when it holds an even number): an unweighted mean of means is wrong here
     "lr": 0.5,
     "data_seed": 0,        # the data set; the initial weights come from the trial's seed
     "device": "cpu",       # numpy: always cpu
@@ -55,6 +57,8 @@ def check_task(task: dict | None = None, **overrides: Any) -> dict:
             if key not in TASK_DEFAULTS:
                 raise TaskError(f"unknown regression task key {key!r}")
             t[key] = value
+    if type(t["uneven"]) is not bool:
+        raise TaskError("task uneven must be true or false")
     if t["family"] != "regression":
         raise TaskError("a regression task has family 'regression'")
     if t["loss"] not in LOSSES:
@@ -110,15 +114,12 @@ def initial_weights(task: dict, seed: int) -> np.ndarray:
     return 0.1 * rng.standard_normal(task["d_in"])
 
 
-def partition_bounds(rows: int, k: int) -> list[tuple[int, int]]:
-    """k contiguous row ranges, sizes differing by at most one, covering 0..rows−1 once."""
-    base, extra = divmod(rows, k)
-    bounds, start = [], 0
-    for i in range(k):
-        stop = start + base + (i < extra)
-        bounds.append((start, stop))
-        start = stop
-    return bounds
+def partition_bounds(rows: int, k: int, uneven: bool = False) -> list[tuple[int, int]]:
+    """k contiguous row ranges covering 0..rows−1 once: near-equal sizes (differing by at most
+    one), or with ``uneven`` sizes of one and two shares in turn (1, 2, 1, 2, …)."""
+    weights = [1 + (i % 2) for i in range(k)] if uneven else [1] * k
+    cuts = [rows * sum(weights[:i]) // sum(weights) for i in range(k + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
 
 
 def rank_partitions(task: dict, rank: int, world: int) -> list[int]:
@@ -192,7 +193,7 @@ def run_descent(task: dict, seed: int, steps: int, *, rank: int = 0, world: int 
                 mark: Callable[[str, int], None] = lambda phase, step: None) -> Trained:
     """Gradient descent over the task's partitions with the student's two functions."""
     X, y = data_set(task)
-    bounds = partition_bounds(task["rows"], task["partitions"])
+    bounds = partition_bounds(task["rows"], task["partitions"], task["uneven"])
     mine = [bounds[p] for p in rank_partitions(task, rank, world)]
     d, lr, loss = task["d_in"], task["lr"], task["loss"]
     w = initial_weights(task, seed)
@@ -231,7 +232,7 @@ def _all_gather(local: np.ndarray, world: int, group: Any) -> np.ndarray:
 
 def row_problems(task: dict, ranks: list, steps: int) -> list[str]:
     """Each rank must have handed its own partitions' rows to partition_gradient every step."""
-    bounds = partition_bounds(task["rows"], task["partitions"])
+    bounds = partition_bounds(task["rows"], task["partitions"], task["uneven"])
     problems = []
     world = len(ranks)
     for r in ranks:

@@ -72,3 +72,17 @@ def test_the_student_launcher_exports_the_cells_that_ran_with_the_failed_ones_gu
     assert made.cells == cells[:3] and made.failed == {1, 3}
     source, _ = export.definitions(made.cells, made.failed)
     assert "def never" not in source and "try:\n    import not_a_module" in source
+
+
+def test_an_assignment_that_reads_a_left_out_name_is_guarded(tmp_path):
+    cells = ["import numpy as np\ndata = np.load('train.npz')\nX, y = data['X'], data['y']\nSHAPE = np.float64",
+             "def width():\n    return 3\nW = width\nN = X"]
+    source, _ = export.definitions(cells)
+    assert "try:\n    X, y = (data['X'], data['y'])\nexcept Exception:\n    pass" in source
+    assert "try:\n    N = X" in source                       # X is bound only inside a guard
+    assert "\nSHAPE = np.float64" in source and "\nW = width" in source   # their names are bound: unguarded
+    path = export.write_module(cells, tmp_path, "nb_guarded")
+    spec = importlib.util.spec_from_file_location("nb_guarded", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.width() == 3 and mod.W is mod.width and not hasattr(mod, "X") and not hasattr(mod, "N")
