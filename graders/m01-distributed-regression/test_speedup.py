@@ -14,11 +14,11 @@ import pytest
 
 # Logistic regression on 64 features, 262 144 rows (128 MiB of float64) in 4 partitions of
 # uneven size (1:2:1:2, 2 per rank): about 25 ms of numpy per step on one core against a
-# 2 KiB all-gather per step (1-3 ms over gloo on loopback, which fewer, larger steps amortise).
+# 2 KiB all-gather per step (1-3 ms over gloo on loopback, which large steps amortise).
 TASK = dict(loss="logistic", rows=262144, d_in=64, partitions=4, lr=0.5)
 # A copy of assignment.toml's [benchmark] run parameters, used only when the sandbox
 # backend does not pass that section to the judge.
-SUITE_DEFAULTS = {"world_sizes": [2], "threads_per_rank": 1, "baseline_threads": "per_rank", "steps": 10,
+SUITE_DEFAULTS = {"world_sizes": [2], "threads_per_rank": 1, "baseline_threads": "per_rank", "steps": 20,
                   "warmup": 3, "trials": 5, "max_extra_trials": 4, "quiet_cores": 0.3, "quiet_wait": 20.0,
                   "single_rank_check": True, "single_rank_slack": 2.0}
 
