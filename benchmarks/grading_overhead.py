@@ -1,23 +1,32 @@
-"""Per-notebook grading wall time against bare execution of the same code.
+"""Per-notebook grading time and CPU against bare execution of the same code, both sandboxes.
 
-For each notebook: (a) its code cells exported to one .py file and run with
-plain ``python`` in the module's directory (magics and ``!`` lines dropped);
-(b) the full grading path: intake, the local sandbox (bubblewrap, two uids),
-the notebook in the student process, the hidden suite in the judge, scoring.
-Both are repeated, interleaved (ABAB…), and the medians compared.
+For each notebook, interleaved per repeat (bare, local, docker, bare, local, docker, …):
 
-    .venv/bin/python benchmarks/grading_overhead.py [--repeats 5]
+* bare: its code cells exported to one .py file, run with plain ``python`` in the module's
+  directory (magics and ``!`` lines dropped), the threads the module's run gets;
+* local / docker: ``handin grade MODULE NOTEBOOK --sandbox …`` — the whole path a batch
+  grading takes: the command's start-up, intake, the sandbox, the notebook in the student
+  process, the hidden suite in the judge, scoring, results.json and both reports.
 
-Writes benchmarks/results/grading_overhead.json and prints a table.
+Wall: from start to exit of the command. CPU: every process of the command (a cpuacct
+cgroup per call, the host's share included), plus for docker the container's own CPU (its
+supervisor's and every process it reaped, from the run's environment). Recorded: medians,
+spreads (max − min), overhead (graded − bare, medians) and CPU ratio (graded / bare), and
+the median of each phase the run recorded (``environment.phases``: where the seconds went).
+
+    .venv/bin/python benchmarks/grading_overhead.py [--repeats 7] [--sandbox local docker]
+
+Writes benchmarks/results/grading_overhead.json and prints a table. Run it as root (cgroups,
+the local sandbox's uids) on an otherwise idle host.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,16 +34,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks" / "anchors"))
 
-from handin.grading import GradeOptions, grade_file  # noqa: E402
+from run import run_cmd  # noqa: E402  (benchmarks/anchors/run.py: cgroup CPU per call)
 from handin.notebook import read_notebook_file  # noqa: E402
 from handin.spec import load_module  # noqa: E402
-from sandbox import LocalBackend  # noqa: E402
 
 NOTEBOOKS = [
-    ("m02-feedforward", "solutions/m02-feedforward/solution.ipynb"),
     ("m02-feedforward", "assignments/m02-feedforward/feedforward.ipynb"),
+    ("m02-feedforward", "solutions/m02-feedforward/solution.ipynb"),
 ]
+HANDIN = Path(sys.executable).parent / "handin"
 
 
 def export(cells: tuple[str, ...]) -> str:
@@ -44,56 +54,88 @@ def export(cells: tuple[str, ...]) -> str:
     return "\n\n".join(keep) + "\n"
 
 
-def bare_run(script: Path, cwd: Path, threads: int) -> float:
-    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": str(threads), "MPLBACKEND": "Agg"}
-    t = time.perf_counter()
-    subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True)
-    return time.perf_counter() - t
+def _spread(xs: list[float]) -> float:
+    return round(max(xs) - min(xs), 3)
+
+
+def measure(module: str, rel: str, repeats: int, sandboxes: list[str], tmp: Path) -> dict:
+    spec = load_module(REPO / "assignments" / module)
+    nb = read_notebook_file(REPO / rel, max_bytes=spec.intake.max_notebook_size, max_cells=spec.intake.max_cells)
+    script = tmp / "notebook.py"
+    script.write_text(export(nb.code_cells))
+    threads = str(spec.resources.cpus)
+    bare_env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                "MPLBACKEND": "Agg", "HOME": str(tmp)}
+    runs: dict[str, list[dict]] = {"bare": [], **{s: [] for s in sandboxes}}
+    for i in range(repeats):
+        runs["bare"].append(run_cmd([sys.executable, str(script)], cwd=spec.paths.assignment_dir,
+                                    log=tmp / "bare.log", env=bare_env))
+        for sandbox in sandboxes:
+            out = tmp / f"{sandbox}-{i}"
+            r = run_cmd([str(HANDIN), "grade", str(spec.paths.assignment_dir), str(REPO / rel), "--sandbox", sandbox,
+                         "--out", str(out)], cwd=REPO, log=tmp / f"{sandbox}.log", docker=sandbox == "docker")
+            results = json.loads(next(out.glob("*/results.json")).read_text())
+            env = results["environment"]
+            container = env.get("container_cpu_seconds")
+            r.update(score=f"{results['score']:g}/{results['max_score']:g}", status=results["status"],
+                     execution_time=results["execution_time"], phases=env.get("phases") or {},
+                     container_cpu_s=container,
+                     total_cpu_s=round(r["cpu_s"] + (container or 0.0), 3))
+            runs[sandbox].append(r)
+    bare_wall = statistics.median(x["wall_s"] for x in runs["bare"])
+    bare_cpu = statistics.median(x["cpu_s"] for x in runs["bare"])
+    row = {"notebook": rel, "repeats": repeats,
+           "bare": {"wall_median_s": round(bare_wall, 3), "wall_spread_s": _spread([x["wall_s"] for x in runs["bare"]]),
+                    "cpu_median_s": round(bare_cpu, 3), "cpu_spread_s": _spread([x["cpu_s"] for x in runs["bare"]])}}
+    for sandbox in sandboxes:
+        xs = runs[sandbox]
+        wall = statistics.median(x["wall_s"] for x in xs)
+        cpu = statistics.median(x["total_cpu_s"] for x in xs)
+        names = list(xs[0]["phases"])
+        row[sandbox] = {
+            "score": xs[-1]["score"], "status": xs[-1]["status"],
+            "wall_median_s": round(wall, 3), "wall_spread_s": _spread([x["wall_s"] for x in xs]),
+            "overhead_s": round(wall - bare_wall, 3),
+            "cpu_median_s": round(cpu, 3), "cpu_spread_s": _spread([x["total_cpu_s"] for x in xs]),
+            "cpu_ratio": round(cpu / bare_cpu, 2) if bare_cpu else None,
+            "run_median_s": round(statistics.median(x["execution_time"] for x in xs), 3),
+            "phases_median_s": {n: round(statistics.median(x["phases"].get(n, 0.0) for x in xs), 3) for n in names},
+        }
+        if sandbox == "docker":
+            row[sandbox]["container_cpu_median_s"] = round(statistics.median(x["container_cpu_s"] or 0.0 for x in xs), 3)
+    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--sandbox", nargs="+", default=["local", "docker"], choices=("local", "docker"))
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "grading_overhead.json")
     args = ap.parse_args()
-    backend = LocalBackend()
-    rows = []
-    for module, rel in NOTEBOOKS:
-        spec = load_module(REPO / "assignments" / module)
-        nb_path = REPO / rel
-        nb = read_notebook_file(nb_path, max_bytes=spec.intake.max_notebook_size, max_cells=spec.intake.max_cells)
-        with tempfile.TemporaryDirectory() as tmp:
-            script = Path(tmp) / "notebook.py"
-            script.write_text(export(nb.code_cells))
-            bare, graded, nb_secs, test_secs = [], [], [], []
-            for _ in range(args.repeats):
-                bare.append(bare_run(script, spec.paths.assignment_dir, spec.resources.cpus))
-                t = time.perf_counter()
-                r = grade_file(spec, nb_path, backend=backend, out_dir=None, options=GradeOptions())
-                graded.append(time.perf_counter() - t)
-            rows.append({
-                "notebook": rel, "repeats": args.repeats, "score": f"{r['score']:g}/{r['max_score']:g}",
-                "bare_median_s": round(statistics.median(bare), 3),
-                "bare_spread_s": round(max(bare) - min(bare), 3),
-                "graded_median_s": round(statistics.median(graded), 3),
-                "graded_spread_s": round(max(graded) - min(graded), 3),
-                "overhead_s": round(statistics.median(graded) - statistics.median(bare), 3),
-                "ratio": round(statistics.median(graded) / statistics.median(bare), 2),
-            })
+    load_before = os.getloadavg()[0]
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [measure(module, rel, args.repeats, args.sandbox, Path(tmp)) for module, rel in NOTEBOOKS]
     result = {
         "benchmark": "grading_overhead",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "host": {"cpu_count": __import__("os").cpu_count(), "python": platform.python_version(),
-                 "machine": platform.machine()},
-        "protections": backend.protections(),
+        "host": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
+                 "load_1min_before": round(load_before, 2), "load_1min_after": round(os.getloadavg()[0], 2)},
+        "minutes": round((time.monotonic() - t0) / 60, 1),
         "rows": rows,
     }
-    out = REPO / "benchmarks" / "results" / "grading_overhead.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{'notebook':55} {'bare s':>8} {'graded s':>9} {'overhead':>9} {'ratio':>6}")
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'notebook':48} {'':7} {'wall s':>7} {'±':>5} {'over s':>7} {'cpu s':>6} {'cpu x':>6}  phases (median s)")
     for r in rows:
-        print(f"{r['notebook']:55} {r['bare_median_s']:8.2f} {r['graded_median_s']:9.2f} "
-              f"{r['overhead_s']:9.2f} {r['ratio']:6.2f}")
+        b = r["bare"]
+        print(f"{r['notebook']:48} {'bare':7} {b['wall_median_s']:7.2f} {b['wall_spread_s']:5.2f} {'':>7} "
+              f"{b['cpu_median_s']:6.2f}")
+        for sandbox in args.sandbox:
+            s = r[sandbox]
+            phases = " ".join(f"{k}={v:.2f}" for k, v in s["phases_median_s"].items())
+            print(f"{'':48} {sandbox:7} {s['wall_median_s']:7.2f} {s['wall_spread_s']:5.2f} {s['overhead_s']:7.2f} "
+                  f"{s['cpu_median_s']:6.2f} {s['cpu_ratio']:6.2f}  {phases}")
 
 
 if __name__ == "__main__":

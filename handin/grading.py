@@ -54,6 +54,7 @@ def grade_run(spec: ModuleSpec, path: Path, *, backend: Backend, out_dir: Path |
         notebook = read_notebook_file(path, max_bytes=spec.intake.max_notebook_size,
                                       max_cells=spec.intake.max_cells)
         submission.update(sha256=notebook.sha256, size=notebook.size)
+        intake_s = time.monotonic() - started
     except IntakeError as exc:
         results = build_results(spec, submission=submission, intake_error=str(exc),
                                 submitted_at=options.submitted_at,
@@ -64,6 +65,7 @@ def grade_run(spec: ModuleSpec, path: Path, *, backend: Backend, out_dir: Path |
             student_log, judge_log = outcome.student_log, outcome.judge_log
             results = build_results(spec, submission=submission, outcome=outcome, notebook=notebook,
                                     submitted_at=options.submitted_at)
+            results["environment"]["phases"] = {"intake": round(intake_s, 3), **results["environment"]["phases"]}
         except Exception as exc:  # the platform's own failure: record it, keep the batch going
             judge_log = traceback.format_exc()
             outcome = RunOutcome(raw=None, wall_seconds=time.monotonic() - started,

@@ -95,7 +95,21 @@ VISIBILITY_LABELS: dict[str, str] = {
 }
 
 # Environment keys shown in their own rows or sections of the TA report.
-_ENV_KNOWN = ("backend", "host", "cpu", "cpu_count", "python", "torch", "gpus", "limits", "protections")
+_ENV_KNOWN = ("backend", "host", "cpu", "cpu_count", "python", "torch", "gpus", "limits", "protections", "phases")
+# What each phase of environment.phases is, for the TA report's "Where the time went".
+_PHASE_WORDS = {
+    "intake": "intake: the upload read and checked on the host",
+    "lease": "waiting for cores and GPUs",
+    "prepare": "sandbox set up and both processes started",
+    "create": "container created",
+    "start": "container started",
+    "run": "the run: both processes, until the judge finished",
+    "judge_collect": "  judge start-up and test collection (overlaps the notebook)",
+    "notebook": "  the notebook, until the student process was ready",
+    "tests": "  the hidden tests, after the notebook",
+    "stop": "processes stopped, report read",
+    "copy_out": "report copied out of the container",
+}
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -329,7 +343,20 @@ def _environment_view(env: Any) -> dict[str, Any]:
         "protections": prot_rows,
         "inactive": [p["name"] for p in prot_rows if not p["active"]],
         "other": [(_text(k), _compact(v)) for k, v in env.items() if k not in _ENV_KNOWN],
+        "phases": _phases_view(env.get("phases")),
     }
+
+
+def _phases_view(phases: Any) -> list[dict[str, str]]:
+    if not isinstance(phases, dict):
+        return []
+    rows = []
+    for key, seconds in phases.items():
+        if _is_number(seconds):
+            words = _PHASE_WORDS.get(str(key), "")
+            rows.append({"name": _text(key), "what": words.strip(), "nested": words.startswith("  "),
+                         "seconds": f"{seconds:.3f}"})
+    return rows
 
 
 def _test_names(t: dict) -> dict[str, str]:

@@ -236,6 +236,23 @@ def max_score(spec: ModuleSpec) -> float:
     return shown(sum((t["max_score"] for t in _unrun_tests(spec, "")), Fraction(0)))
 
 
+# Where a run's seconds went, in the order they happen: the sandbox's own phases (local:
+# prepare, run, stop; docker: lease, create, start, run, copy_out), then inside "run" the
+# judge's: its start-up and the suite's collection (imports), the notebook (from the judge's
+# start until the student said it was done; the collection overlaps it), and the tests.
+JUDGE_PHASES = (("judge_collect", "collect_seconds"), ("notebook", "notebook_seconds"), ("tests", "tests_seconds"))
+
+
+def run_phases(outcome: RunOutcome) -> dict[str, float]:
+    phases = {k: v for k, v in (outcome.environment.get("phases") or {}).items()
+              if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    raw = outcome.raw or {}
+    for name, key in JUDGE_PHASES:
+        if isinstance(raw.get(key), (int, float)) and not isinstance(raw.get(key), bool):
+            phases[name] = round(float(raw[key]), 3)
+    return phases
+
+
 def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | None = None,
                   notebook: Notebook | None = None, intake_error: str | None = None,
                   submitted_at: dt.datetime | None = None, execution_time: float = 0.0) -> dict:
@@ -269,6 +286,7 @@ def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | N
         profiles = sorted({str(b["profile"]) for b in benchmarks if isinstance(b.get("profile"), str)})
         if profiles:  # the hardware profile the benchmark thresholds were looked up for
             environment["benchmark_profile"] = ", ".join(profiles)
+        environment["phases"] = run_phases(outcome)
         runtime = (outcome.raw or {}).get("runtime")
         if isinstance(runtime, dict):  # what the sandbox ran, over what the host has
             environment.update({k: str(v)[:40] for k, v in runtime.items() if k in ("python", "numpy", "torch")})

@@ -142,7 +142,8 @@ class DockerBackend:
                        oom_killed=bool(state.get("OOMKilled")),
                        student_peak_rss_bytes=supervisor.get("student_peak_rss_kib", 0) * 1024,
                        judge_peak_rss_bytes=supervisor.get("judge_peak_rss_kib", 0) * 1024,
-                       gpu_peak_memory_mib=supervisor.get("gpu_peak_memory_mib"))
+                       gpu_peak_memory_mib=supervisor.get("gpu_peak_memory_mib"),
+                       container_cpu_seconds=supervisor.get("cpu_seconds"))
             student_log = _text(files.get("student.log"))
             if state.get("OOMKilled"):
                 student_log += "\n[handin] the container ran out of memory (OOM kill)\n"

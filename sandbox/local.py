@@ -100,6 +100,7 @@ class LocalBackend:
             finally:
                 student_sock.close()
                 judge_sock.close()
+            phases = {"prepare": time.monotonic() - started}
             s_out = Drain(student.stdout, request.limits.max_output)
             j_out = Drain(judge.stdout, 4 * request.limits.max_output)
             timed_out = False
@@ -107,10 +108,13 @@ class LocalBackend:
                 judge.wait(timeout=max(1.0, request.limits.wall_seconds - (time.monotonic() - started)))
             except subprocess.TimeoutExpired:
                 timed_out = True
+            phases["run"] = time.monotonic() - started - phases["prepare"]
             _kill(procs, slot)
             for t in (s_out, j_out):
                 t.join(timeout=5)
             raw, problem = read_report(layout["out"] / "raw.json")
+            phases["stop"] = time.monotonic() - started - phases["prepare"] - phases["run"]
+            env["phases"] = {k: round(v, 3) for k, v in phases.items()}
             return RunOutcome(
                 raw=raw, wall_seconds=time.monotonic() - started, timed_out=timed_out,
                 student_exit=student.returncode, judge_exit=judge.returncode,

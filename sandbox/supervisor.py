@@ -92,6 +92,23 @@ class _GpuPeak:
         return self.peak_mib if self._smi else None
 
 
+def _reap() -> None:
+    """Collect every exited child (pid 1 inherits the orphans the kill above left as zombies)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _cpu_seconds() -> float:
+    """CPU of the whole run: the supervisor and every process reaped under it."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     config_dir = Path(argv[0] if argv else "/run/handin")
@@ -139,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     s_out.join(5)
     j_out.join(5)
+    _reap()
     (OUT / "student.log").write_text(s_out.cap.text())
     (OUT / "judge.log").write_text(j_out.cap.text())
     (OUT / "supervisor.json").write_text(json.dumps({
@@ -146,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "student_peak_rss_kib": student_rss, "judge_peak_rss_kib": judge_rss,
         "gpu_peak_memory_mib": gpu_peak.stop() if gpu_peak else None,
         "seconds": round(time.monotonic() - started, 3),
+        "cpu_seconds": round(_cpu_seconds(), 3),
     }))
     return 0
 

@@ -52,6 +52,21 @@ def test_correct_submission_gets_full_marks(toy_module, tmp_path, backend):
     assert r["environment"]["protections"]["uid_separation"] is True
 
 
+def test_the_ta_report_says_where_the_time_went(toy_module, tmp_path, backend):
+    r = grade(toy_module, tmp_path, GOOD, backend)
+    phases = r["environment"]["phases"]
+    sandbox = {"local": ("prepare", "run", "stop"), "docker": ("lease", "create", "start", "run", "copy_out")}
+    assert set(phases) == {"intake", "judge_collect", "notebook", "tests", *sandbox[backend.name]}, phases
+    assert all(v >= 0 for v in phases.values())
+    assert phases["judge_collect"] <= phases["notebook"] <= phases["run"]     # collection overlaps the notebook
+    assert phases["notebook"] + phases["tests"] <= phases["run"] + 0.05
+    assert sum(phases[k] for k in sandbox[backend.name]) <= r["execution_time"] + 0.05
+    if backend.name == "docker":   # the supervisor's and its reaped children's CPU: interpreters at least
+        assert 0.2 < r["environment"]["container_cpu_seconds"] < r["execution_time"] * 2 + 1
+    html = next((tmp_path / "out").glob("*/ta.html")).read_text()
+    assert "Where the time went" in html and "the hidden tests, after the notebook" in html
+
+
 def test_syntax_error_costs_only_its_own_cell(toy_module, tmp_path, backend):
     r = grade(toy_module, tmp_path, GOOD[:2] + ["def scale(x) return x"] + GOOD[3:], backend)
     assert r["status"] == "cell_error"
