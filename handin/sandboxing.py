@@ -10,11 +10,11 @@ here, and returns the judge's raw report with what it saw of the run.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .capture import Drain, OutputCap  # noqa: F401  (where the backends look for them)
 from .spec import ModuleSpec
 from . import wire
 
@@ -146,36 +146,3 @@ def read_report(path: Path) -> tuple[dict | None, str | None]:
     return doc, None
 
 
-class OutputCap:
-    """Keeps the first ``limit`` bytes of a stream and counts the rest."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.kept = bytearray()
-        self.dropped = 0
-
-    def feed(self, chunk: bytes) -> None:
-        room = self.limit - len(self.kept)
-        if room > 0:
-            self.kept += chunk[:room]
-        self.dropped += max(0, len(chunk) - max(room, 0))
-
-    def text(self) -> str:
-        s = self.kept.decode("utf-8", "replace")
-        if self.dropped:
-            s += f"\n[handin] … {self.dropped} more bytes of output not kept\n"
-        return s
-
-
-class Drain(threading.Thread):
-    """Reads a child's output pipe to the end, keeping what :class:`OutputCap` allows."""
-
-    def __init__(self, stream, limit: int):
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.cap = OutputCap(limit)
-        self.start()
-
-    def run(self) -> None:
-        while chunk := self.stream.read1(65536):
-            self.cap.feed(chunk)

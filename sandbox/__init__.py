@@ -8,9 +8,21 @@ built, local otherwise, and says which and why.
 
 from __future__ import annotations
 
-from .local import LocalBackend
-
 NAMES = ("auto", "local", "docker")
+
+
+def __getattr__(name: str):
+    # Imported on first use: the container's supervisor (python -m sandbox.supervisor) loads this
+    # package before it starts a run's processes, and needs neither backend.
+    if name == "LocalBackend":
+        from .local import LocalBackend
+        return LocalBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _local(**options):
+    from .local import LocalBackend
+    return LocalBackend(**options)
 
 
 def _docker(**options):
@@ -18,7 +30,7 @@ def _docker(**options):
     return DockerBackend(**options)
 
 
-BACKENDS = {"local": LocalBackend, "docker": _docker}
+BACKENDS = {"local": _local, "docker": _docker}
 
 
 def get_backend(name: str, **options):
@@ -37,12 +49,12 @@ def choose_backend(name: str = "auto", *, gpu: bool = False) -> tuple[object, st
 
     client = engine()
     if client is None:
-        return LocalBackend(), "sandbox local: no Docker engine answers (see `handin sandbox doctor`)"
+        return get_backend("local"), "sandbox local: no Docker engine answers (see `handin sandbox doctor`)"
     tag = GPU_TAG if gpu else CPU_TAG
     try:
         client.images.get(tag)
     except Exception:
-        return LocalBackend(), f"sandbox local: image {tag} is not built (run `handin sandbox build`)"
+        return get_backend("local"), f"sandbox local: image {tag} is not built (run `handin sandbox build`)"
     return get_backend("docker", client=client), f"sandbox docker ({tag})"
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from handin.sandboxing import Drain
+from handin.capture import Drain
 
 STUDENT_UID = 61000  # the image's student user; the host usually assigns a uid per run
 JUDGE_UID = 61001
