@@ -179,6 +179,17 @@ shape `(d,)`.
 Note what goes wrong if workers send *means* and the driver averages them: with partitions of
 sizes 1 and 99, the one row of the first partition would count as much as the other 99 rows
 together.
+
+**Timed (5 points).** The grader also runs your `partition_gradient` and `aggregate` as a real
+distributed program: 2 worker processes, each holding half of the partitions of a large
+logistic-regression data set, compute their partial results, the grader gathers them, and
+every worker calls your `aggregate` and takes the step. It times that against its own
+gradient descent on all the rows in *one* process with *one* thread (strong scaling: a
+perfect split of the work would be 2x). No points at or below 1x, full points from 1.1x;
+every timed run must give the grader's own weights. Vectorised numpy (one matrix-vector
+product per partition) is what makes the split pay. The worker processes import only your
+notebook's *definitions* (imports, functions, classes, assignments that call nothing), so
+keep what these two functions need in those.
 '''),
     code(r'''
 def aggregate(partials):
