@@ -64,8 +64,7 @@ def grade_run(spec: ModuleSpec, path: Path, *, backend: Backend, out_dir: Path |
             outcome = backend.run(make_request(spec, notebook, sub_id, options))
             student_log, judge_log = outcome.student_log, outcome.judge_log
             results = build_results(spec, submission=submission, outcome=outcome, notebook=notebook,
-                                    submitted_at=options.submitted_at)
-            results["environment"]["phases"] = {"intake": round(intake_s, 3), **results["environment"]["phases"]}
+                                    submitted_at=options.submitted_at, intake_seconds=intake_s)
         except Exception as exc:  # the platform's own failure: record it, keep the batch going
             judge_log = traceback.format_exc()
             outcome = RunOutcome(raw=None, wall_seconds=time.monotonic() - started,

@@ -255,7 +255,8 @@ def run_phases(outcome: RunOutcome) -> dict[str, float]:
 
 def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | None = None,
                   notebook: Notebook | None = None, intake_error: str | None = None,
-                  submitted_at: dt.datetime | None = None, execution_time: float = 0.0) -> dict:
+                  submitted_at: dt.datetime | None = None, execution_time: float = 0.0,
+                  intake_seconds: float | None = None) -> dict:
     benchmarks: list[dict] = []
     review: dict | None = None
     if intake_error is not None or outcome is None:
@@ -286,7 +287,8 @@ def build_results(spec: ModuleSpec, *, submission: dict, outcome: RunOutcome | N
         profiles = sorted({str(b["profile"]) for b in benchmarks if isinstance(b.get("profile"), str)})
         if profiles:  # the hardware profile the benchmark thresholds were looked up for
             environment["benchmark_profile"] = ", ".join(profiles)
-        environment["phases"] = run_phases(outcome)
+        environment["phases"] = ({} if intake_seconds is None else {"intake": round(intake_seconds, 3)}) \
+            | run_phases(outcome)
         runtime = (outcome.raw or {}).get("runtime")
         if isinstance(runtime, dict):  # what the sandbox ran, over what the host has
             environment.update({k: str(v)[:40] for k, v in runtime.items() if k in ("python", "numpy", "torch")})

@@ -407,7 +407,7 @@ class Bench(PipelineBench):
             seed: int | None = None, threads: int = 1, bucket_cap_mb: float | None = None,
             per_rank_init: bool = False, calls: bool = False, options: dict | None = None) -> Run:
         """Train ``task`` on ``world_size`` ranks with the student's code (untimed)."""
-        task = _checked(task, mode)
+        task = regression.checked(task, mode)
         seed = secrets.randbits(62) if seed is None else seed
         self.pool(world_size, threads=threads, device=task["device"])
         opts = dict(options or {})
@@ -669,7 +669,7 @@ class Bench(PipelineBench):
         win over all. Returns the benchmark record (also kept for the report). Raises
         ``BenchError`` (a test failure) when any timed run does not verify.
         """
-        task = _checked(task, mode)
+        task = regression.checked(task, mode)
         cfg, device, world, steps, warmup, n_trials, threads, hw, plan, flat = self._plan(
             task, defaults, world_size, steps, warmup, trials)
         base_threads = world * threads if cfg["baseline_threads"] == "total" else threads
@@ -755,10 +755,6 @@ class Bench(PipelineBench):
                            "single-rank path may be slowed on purpose (the speedup itself is measured "
                            "against the grader's baseline and is not affected)")
         return out
-
-
-def _checked(task: dict, mode: str) -> dict:
-    return regression.check_task(task) if mode == regression.MODE else tasks.make_task(task)
 
 
 def _device(task: dict):

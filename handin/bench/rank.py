@@ -132,7 +132,7 @@ class RankState:
     # ------------------------------------------------------------ commands
 
     def run(self, msg: dict) -> dict:
-        task = _task(msg)
+        task = regression.checked(msg["task"], msg.get("mode"))
         options = dict(msg.get("options") or {})
         comm.reset()
         t = time.perf_counter()
@@ -144,7 +144,7 @@ class RankState:
         return _pipeline_fields(reply, trained)
 
     def ready(self, msg: dict) -> dict:
-        task = _task(msg)
+        task = regression.checked(msg["task"], msg.get("mode"))
         options = dict(msg.get("options") or {})
         if regression.is_regression(task):
             regression.data_set(task)
@@ -178,12 +178,6 @@ class RankState:
         if self.committed is None:
             raise RuntimeError("no committed result")
         return {"rank": self.rank, "weights": self.committed}
-
-
-def _task(msg: dict) -> dict:
-    if msg.get("mode") == regression.MODE:
-        return regression.check_task(msg["task"])
-    return tasks.make_task(msg["task"])
 
 
 def _weights(trained: Any) -> dict:

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .tasks import SEED_MASK, TaskError
+from .tasks import SEED_MASK, TaskError, make_task
 
 MODE = "partitions"
 FUNCTIONS = ("partition_gradient", "aggregate")
@@ -77,6 +77,12 @@ def check_task(task: dict | None = None, **overrides: Any) -> dict:
     if t["device"] != "cpu":
         raise TaskError("regression tasks run on the cpu (numpy)")
     return t
+
+
+def checked(task: dict, mode: str) -> dict:
+    """The task of a run in ``mode``, checked: a regression task in mode ``partitions``, else a
+    training task (:func:`handin.bench.tasks.make_task`)."""
+    return check_task(task) if mode == MODE else make_task(task)
 
 
 def is_regression(task: dict) -> bool:
