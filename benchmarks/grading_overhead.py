@@ -8,13 +8,18 @@ For each notebook, interleaved per repeat (bare, local, docker, bare, local, doc
   grading takes: the command's start-up, intake, the sandbox, the notebook in the student
   process, the hidden suite in the judge, scoring, results.json and both reports.
 
+* warm-local / warm-docker (``--warm``): the same notebook graded by one long-lived grading
+  process per sandbox, as a web worker grades (``grade_run`` on a backend kept across
+  submissions: the local sandbox's prepared interpreters stay ready between runs); wall and
+  CPU per submission, after one grading to warm up. The command's start-up is not in these.
+
 Wall: from start to exit of the command. CPU: every process of the command (a cpuacct
 cgroup per call, the host's share included), plus for docker the container's own CPU (its
 supervisor's and every process it reaped, from the run's environment). Recorded: medians,
 spreads (max − min), overhead (graded − bare, medians) and CPU ratio (graded / bare), and
 the median of each phase the run recorded (``environment.phases``: where the seconds went).
 
-    .venv/bin/python benchmarks/grading_overhead.py [--repeats 7] [--sandbox local docker]
+    .venv/bin/python benchmarks/grading_overhead.py [--repeats 7] [--sandbox local docker] [--warm]
 
 Writes benchmarks/results/grading_overhead.json and prints a table. Run it as root (cgroups,
 the local sandbox's uids) on an otherwise idle host.
@@ -58,7 +63,56 @@ def _spread(xs: list[float]) -> float:
     return round(max(xs) - min(xs), 3)
 
 
-def measure(module: str, rel: str, repeats: int, sandboxes: list[str], tmp: Path) -> dict:
+class WarmGrader:
+    """``grading_overhead.py --serve SANDBOX``: one process, one backend, graded on request.
+
+    It runs in a cpuacct cgroup of its own (with every process it starts: the zygotes, the
+    sandboxes), so the CPU of one submission is the cgroup's usage across that request."""
+
+    def __init__(self, sandbox: str, tmp: Path):
+        import subprocess
+        from run import _new_cgroup
+        self.sandbox, self.cg = sandbox, _new_cgroup()
+        cg = self.cg
+
+        def enter():
+            if cg is not None:
+                (cg / "cgroup.procs").write_text(str(os.getpid()))
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", sandbox], cwd=REPO, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(tmp / f"warm-{sandbox}.log", "w"), preexec_fn=enter)
+
+    def grade(self, module: str, rel: str, out: Path) -> dict:
+        before = int((self.cg / "cpuacct.usage").read_text()) if self.cg else 0
+        self.proc.stdin.write(json.dumps({"module": module, "notebook": str(REPO / rel), "out": str(out)}) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        after = int((self.cg / "cpuacct.usage").read_text()) if self.cg else 0
+        return dict(reply, cpu_s=round((after - before) / 1e9, 3))
+
+    def close(self) -> None:
+        from run import _drop_cgroup
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        _drop_cgroup(self.cg)
+
+
+def serve(sandbox: str) -> None:
+    from handin.grading import grade_run
+    from sandbox import get_backend
+    backend = get_backend(sandbox)
+    for line in sys.stdin:
+        ask = json.loads(line)
+        spec = load_module(REPO / "assignments" / ask["module"])
+        t0 = time.perf_counter()
+        results, _ = grade_run(spec, Path(ask["notebook"]), backend=backend, out_dir=Path(ask["out"]))
+        wall = time.perf_counter() - t0
+        print(json.dumps({"wall_s": round(wall, 3), "results": results}), flush=True)
+    getattr(backend, "close", lambda: None)()
+
+
+def measure(module: str, rel: str, repeats: int, sandboxes: list[str], tmp: Path,
+            warm: dict[str, WarmGrader] | None = None) -> dict:
     spec = load_module(REPO / "assignments" / module)
     nb = read_notebook_file(REPO / rel, max_bytes=spec.intake.max_notebook_size, max_cells=spec.intake.max_cells)
     script = tmp / "notebook.py"
@@ -66,7 +120,11 @@ def measure(module: str, rel: str, repeats: int, sandboxes: list[str], tmp: Path
     threads = str(spec.resources.cpus)
     bare_env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                 "MPLBACKEND": "Agg", "HOME": str(tmp)}
-    runs: dict[str, list[dict]] = {"bare": [], **{s: [] for s in sandboxes}}
+    warm = warm or {}
+    modes = [*sandboxes, *(f"warm-{s}" for s in warm)]
+    runs: dict[str, list[dict]] = {"bare": [], **{m: [] for m in modes}}
+    for sandbox, grader in warm.items():  # one grading each to warm up (zygotes, caches): not counted
+        grader.grade(module, rel, tmp / f"warmup-{sandbox}")
     for i in range(repeats):
         runs["bare"].append(run_cmd([sys.executable, str(script)], cwd=spec.paths.assignment_dir,
                                     log=tmp / "bare.log", env=bare_env))
@@ -82,12 +140,22 @@ def measure(module: str, rel: str, repeats: int, sandboxes: list[str], tmp: Path
                      container_cpu_s=container,
                      total_cpu_s=round(r["cpu_s"] + (container or 0.0), 3))
             runs[sandbox].append(r)
+        for sandbox, grader in warm.items():
+            r = grader.grade(module, rel, tmp / f"warm-{sandbox}-{i}")
+            results = r.pop("results")
+            env = results["environment"]
+            container = env.get("container_cpu_seconds")
+            r.update(score=f"{results['score']:g}/{results['max_score']:g}", status=results["status"],
+                     execution_time=results["execution_time"], phases=env.get("phases") or {},
+                     interpreters=env.get("interpreters"), container_cpu_s=container,
+                     total_cpu_s=round(r["cpu_s"] + (container or 0.0), 3))
+            runs[f"warm-{sandbox}"].append(r)
     bare_wall = statistics.median(x["wall_s"] for x in runs["bare"])
     bare_cpu = statistics.median(x["cpu_s"] for x in runs["bare"])
     row = {"notebook": rel, "repeats": repeats,
            "bare": {"wall_median_s": round(bare_wall, 3), "wall_spread_s": _spread([x["wall_s"] for x in runs["bare"]]),
                     "cpu_median_s": round(bare_cpu, 3), "cpu_spread_s": _spread([x["cpu_s"] for x in runs["bare"]])}}
-    for sandbox in sandboxes:
+    for sandbox in modes:
         xs = runs[sandbox]
         wall = statistics.median(x["wall_s"] for x in xs)
         cpu = statistics.median(x["total_cpu_s"] for x in xs)
@@ -101,7 +169,9 @@ def measure(module: str, rel: str, repeats: int, sandboxes: list[str], tmp: Path
             "run_median_s": round(statistics.median(x["execution_time"] for x in xs), 3),
             "phases_median_s": {n: round(statistics.median(x["phases"].get(n, 0.0) for x in xs), 3) for n in names},
         }
-        if sandbox == "docker":
+        if "interpreters" in xs[-1]:
+            row[sandbox]["interpreters"] = xs[-1]["interpreters"]
+        if sandbox.endswith("docker"):
             row[sandbox]["container_cpu_median_s"] = round(statistics.median(x["container_cpu_s"] or 0.0 for x in xs), 3)
     return row
 
@@ -110,12 +180,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--sandbox", nargs="+", default=["local", "docker"], choices=("local", "docker"))
+    ap.add_argument("--warm", action="store_true", help="also grade in one long-lived process per sandbox")
+    ap.add_argument("--serve", choices=("local", "docker"), help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "grading_overhead.json")
     args = ap.parse_args()
+    if args.serve:
+        return serve(args.serve)
     load_before = os.getloadavg()[0]
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(module, rel, args.repeats, args.sandbox, Path(tmp)) for module, rel in NOTEBOOKS]
+        warm = {s: WarmGrader(s, Path(tmp)) for s in args.sandbox} if args.warm else {}
+        try:
+            rows = [measure(module, rel, args.repeats, args.sandbox, Path(tmp), warm) for module, rel in NOTEBOOKS]
+        finally:
+            for grader in warm.values():
+                grader.close()
+    modes = [*args.sandbox, *(f"warm-{s}" for s in warm)]
     result = {
         "benchmark": "grading_overhead",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -126,15 +206,15 @@ def main() -> None:
     }
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{'notebook':48} {'':7} {'wall s':>7} {'±':>5} {'over s':>7} {'cpu s':>6} {'cpu x':>6}  phases (median s)")
+    print(f"{'notebook':48} {'':11} {'wall s':>7} {'±':>5} {'over s':>7} {'cpu s':>6} {'cpu x':>6}  phases (median s)")
     for r in rows:
         b = r["bare"]
-        print(f"{r['notebook']:48} {'bare':7} {b['wall_median_s']:7.2f} {b['wall_spread_s']:5.2f} {'':>7} "
+        print(f"{r['notebook']:48} {'bare':11} {b['wall_median_s']:7.2f} {b['wall_spread_s']:5.2f} {'':>7} "
               f"{b['cpu_median_s']:6.2f}")
-        for sandbox in args.sandbox:
+        for sandbox in modes:
             s = r[sandbox]
             phases = " ".join(f"{k}={v:.2f}" for k, v in s["phases_median_s"].items())
-            print(f"{'':48} {sandbox:7} {s['wall_median_s']:7.2f} {s['wall_spread_s']:5.2f} {s['overhead_s']:7.2f} "
+            print(f"{'':48} {sandbox:11} {s['wall_median_s']:7.2f} {s['wall_spread_s']:5.2f} {s['overhead_s']:7.2f} "
                   f"{s['cpu_median_s']:6.2f} {s['cpu_ratio']:6.2f}  {phases}")
 
 

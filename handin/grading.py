@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .preload import module_imports
 from .notebook import IntakeError, Notebook, read_notebook_file, submission_id
 from .report import write_reports
 from .results import build_results, validate_results
@@ -79,10 +80,12 @@ def grade_run(spec: ModuleSpec, path: Path, *, backend: Backend, out_dir: Path |
 
 def make_request(spec: ModuleSpec, notebook: Notebook, label: str, options: GradeOptions) -> RunRequest:
     data = tuple((rel, spec.paths.assignment_dir / rel) for rel in spec.assignment.data)
+    student_imports, judge_imports = module_imports(spec.starter, spec.paths.grader_dir)
     return RunRequest(label=label, cells=notebook.code_cells, grader_dir=spec.paths.grader_dir,
                       data=data, limits=Limits.for_module(spec, wall_seconds=options.wall_seconds),
                       seed=spec.grading.seed, on_cell_error=spec.grading.on_cell_error,
-                      benchmark=spec.benchmark.run_config() if spec.benchmark else None)
+                      benchmark=spec.benchmark.run_config() if spec.benchmark else None,
+                      student_imports=student_imports, judge_imports=judge_imports)
 
 
 def write_submission(folder: Path, results: dict, *, student_log: str, judge_log: str) -> None:

@@ -74,6 +74,10 @@ class RunRequest:
     seed: int = 0
     benchmark: dict[str, Any] | None = None  # [benchmark] run parameters for the judge's harness
     on_cell_error: str = "continue"          # [grading] on_cell_error: "continue" or "stop"
+    # Installed libraries the module's starter and grader files import: what prepared
+    # interpreters load ahead (handin.preload); never chosen by a submission.
+    student_imports: tuple[str, ...] = ()
+    judge_imports: tuple[str, ...] = ()
 
     def student_config(self) -> dict[str, Any]:
         lim = self.limits

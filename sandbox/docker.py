@@ -39,6 +39,7 @@ import docker.errors
 import docker.types
 
 import handin
+from handin.preload import shared as preload_shared
 from handin.sandboxing import RunOutcome, RunRequest, thread_env
 
 from . import cpusets
@@ -108,7 +109,8 @@ class DockerBackend:
             phases = {"lease": time.monotonic() - t0}
             image = self.gpu_image if lim.gpus else self.image
             slot = acquire_slot(base=DOCKER_UID_BASE, kill_leftovers=False)
-            _write_configs(run_dir, request, lease, slot.student_uid)
+            plan = _write_configs(run_dir, request, lease, slot.student_uid)
+            env["interpreters"] = "fresh" if plan["preload"] is None else "forked"
             t0 = time.monotonic()
             container = self.client.containers.create(
                 **container_config(request, run_dir, image, lease, slot.student_uid, cores=pinned))
@@ -242,7 +244,7 @@ def gpu_request(ids: tuple[int, ...]) -> docker.types.DeviceRequest:
     return docker.types.DeviceRequest(device_ids=[str(i) for i in ids], capabilities=[["gpu"]])
 
 
-def _write_configs(run_dir: Path, request: RunRequest, lease: GpuLease | None, student_uid: int) -> None:
+def _write_configs(run_dir: Path, request: RunRequest, lease: GpuLease | None, student_uid: int) -> dict:
     lim = request.limits
     os.chmod(run_dir, 0o700)  # root only: the student uid cannot read the judge's config
     # public_data: the same read-only /data mounts the student's links point at.
@@ -252,12 +254,16 @@ def _write_configs(run_dir: Path, request: RunRequest, lease: GpuLease | None, s
             "max_processes": lim.max_processes,
             "memory_bytes": lim.memory_bytes, "cpu_seconds": int(lim.wall_seconds * max(1, lim.cpus)) + 5,
             "max_file_size": lim.max_file_size, "max_output": lim.max_output, "gpus": lim.gpus,
-            "cuda_visible_devices": ",".join(str(i) for i in range(len(lease.ids))) if lease and lease.ids else None}
+            "cuda_visible_devices": ",".join(str(i) for i in range(len(lease.ids))) if lease and lease.ids else None,
+            # Untimed CPU runs: the supervisor imports what both roles use once and forks them
+            # (public names only: the starter's imports that the graders share, and the harness's).
+            "preload": preload_shared(request) if request.benchmark is None and not lim.gpus else None}
     (run_dir / "plan.json").write_text(json.dumps(plan))
     # The student's home is its own (0700): the student process links the data in itself.
     student = dict(request.student_config(), links={name: f"/data/{name}" for name, _ in request.data})
     (run_dir / "student.json").write_text(json.dumps(student))
     (run_dir / "judge.json").write_text(json.dumps(judge))
+    return plan
 
 
 def _applied(request: RunRequest, cores: CpuLease | None = None) -> dict[str, Any]:

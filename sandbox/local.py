@@ -13,6 +13,11 @@ As root with bubblewrap (the setup installs it), each run gets:
   wall-clock kill of everything, and caps on the output kept;
 - a CPU affinity: a timed run leases cores of its own (``cpusets``, the same
   locks as the docker backend's); an untimed one keeps off the leased cores.
+Untimed CPU runs do not start two interpreters: their processes are forked from prepared
+interpreters that have imported the harness and the module's libraries already
+(``sandbox.zygote``), into a bubblewrap sandbox built exactly as above; a zygote that is
+gone or cannot start means fresh interpreters for that run. ``environment.interpreters``
+says which ("prepared" or "fresh"); ``HANDIN_PREPARED=0`` turns them off.
 Without root or bubblewrap it runs with what is left and says so in
 ``protections``.
 """
@@ -32,13 +37,16 @@ import time
 from pathlib import Path
 
 import handin
-from handin.sandboxing import (GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT, PUBLIC_DATA_MOUNT, STUDENT_CONFIG,
-                               STUDENT_HOME, Drain, RunOutcome, RunRequest, read_report, thread_env)
+from handin.preload import for_role as preload_for
+from handin.sandboxing import (CHANNEL_FD, GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT, PUBLIC_DATA_MOUNT,
+                               STUDENT_CONFIG, STUDENT_HOME, Drain, RunOutcome, RunRequest, read_report,
+                               thread_env)
 
 from . import cpusets
 from .cpusets import CpuAllocator, CpuLease
 from .hostinfo import host_environment
 from .slots import UidSlot, acquire_slot
+from .zygote import ForkedProcess, ZygotePool
 
 BWRAP = shutil.which("bwrap")
 SETPRIV = shutil.which("setpriv")
@@ -48,10 +56,14 @@ JUDGE_MEMORY = 4 * 1024**3
 class LocalBackend:
     name = "local"
 
-    def __init__(self, *, run_root: Path | None = None, cores: list[int] | None = None):
+    def __init__(self, *, run_root: Path | None = None, cores: list[int] | None = None,
+                 prepared: bool | None = None):
         self.run_root = run_root
         self._protections: dict[str, bool] | None = None
         self.cpu_allocator = CpuAllocator(cores)
+        # Prepared interpreters (sandbox.zygote) for untimed CPU runs; HANDIN_PREPARED=0 turns them off.
+        self.prepared = os.environ.get("HANDIN_PREPARED", "1") != "0" if prepared is None else prepared
+        self.zygotes = ZygotePool()
 
     # ------------------------------------------------------------ probing
 
@@ -90,16 +102,19 @@ class LocalBackend:
         cpusets.record(env, pinned, request.limits.cpus)
         try:
             student_sock, judge_sock = socket.socketpair()
+            forked = self._forking(request, prot)
             try:
                 layout = _prepare(run_dir, request, slot, hidden=prot["filesystem_hidden"],
-                                  fds=(student_sock.fileno(), judge_sock.fileno()))
-                student = self._start(layout, request, "student", student_sock, slot, prot, pinned)
-                procs.append(student)
-                judge = self._start(layout, request, "judge", judge_sock, slot, prot, pinned)
-                procs.append(judge)
+                                  fds=(CHANNEL_FD, CHANNEL_FD) if forked
+                                  else (student_sock.fileno(), judge_sock.fileno()))
+                for role, sock in (("student", student_sock), ("judge", judge_sock)):
+                    procs.append(self._start(layout, request, role, sock, slot, prot, pinned, forked))
+                student, judge = procs
             finally:
                 student_sock.close()
                 judge_sock.close()
+            env["interpreters"] = ("prepared" if all(isinstance(p, ForkedProcess) for p in procs)
+                                   else "fresh")
             phases = {"prepare": time.monotonic() - started}
             s_out = Drain(student.stdout, request.limits.max_output)
             j_out = Drain(judge.stdout, 4 * request.limits.max_output)
@@ -134,8 +149,23 @@ class LocalBackend:
             if pinned is not None:
                 pinned.release()
 
+    def close(self) -> None:
+        """Stop the prepared interpreters (they also stop by themselves when this process exits)."""
+        self.zygotes.close()
+
+    def _forking(self, request: RunRequest, prot: dict[str, bool]) -> bool:
+        """Whether this run's processes come from zygotes: untimed CPU runs with uids separated."""
+        return (self.prepared and prot["uid_separation"] and prot["filesystem_hidden"]
+                and request.benchmark is None and not request.limits.gpus)
+
     def _start(self, layout: dict, request: RunRequest, role: str, sock: socket.socket,
-               slot: UidSlot | None, prot: dict[str, bool], pinned: CpuLease | None) -> subprocess.Popen:
+               slot: UidSlot | None, prot: dict[str, bool], pinned: CpuLease | None,
+               forked: bool = False) -> subprocess.Popen | ForkedProcess:
+        if forked:
+            try:
+                return self._fork(layout, request, role, sock, slot, pinned)
+            except OSError:
+                pass  # the zygote is gone or could not start: a fresh interpreter, as without one
         lim = request.limits
         python = sys.executable
         env = {
@@ -167,6 +197,57 @@ class LocalBackend:
             stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),), start_new_session=True,
             preexec_fn=_preexec(limits, pinned.cores if pinned is not None else None),
         )
+
+    def _fork(self, layout: dict, request: RunRequest, role: str, sock: socket.socket,
+              slot: UidSlot | None, pinned: CpuLease | None) -> ForkedProcess:
+        """The role's process forked by a zygote, inside a bwrap sandbox built as for a fresh one."""
+        lim = request.limits
+        threads = thread_env(request)
+        base = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1",
+                "MPLBACKEND": "Agg", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **threads}
+        preload = preload_for(role, request)
+        zygote = self.zygotes.get((role, tuple(sorted(threads.items())), preload),
+                                  dict(base, HOME="/tmp", PYTHONPATH=_SOURCE_ROOT), preload)
+        info_r, info_w = os.pipe()
+        try:
+            holder = subprocess.Popen(
+                _bwrap_argv(layout, request, role) + ["--info-fd", str(info_w), "--", "/bin/sh", "-c",
+                                                      "echo ready && exec sleep infinity"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(info_w,), start_new_session=True)
+        finally:
+            os.close(info_w)
+        try:
+            info = _holder_ready(holder, info_r)
+        except BaseException:
+            _end(holder)
+            raise
+        finally:
+            os.close(info_r)
+        out_r, out_w = os.pipe()
+        status_r, status_w = os.pipe()
+        uid = None if slot is None else (slot.student_uid if role == "student" else slot.judge_uid)
+        limits = _student_rlimits(lim) if role == "student" else _judge_rlimits(lim)
+        doc = {"role": role, "holder_pid": info["child-pid"], "uid": uid,
+               "namespaces": {k: v for k, v in info.items() if k.endswith("-namespace")},
+               "rlimits": [[int(k), int(v)] for k, v in limits.items()],
+               "cores": list(pinned.cores) if pinned is not None else None,
+               "env": dict(base, HOME=STUDENT_HOME if role == "student" else "/tmp", PYTHONPATH=_HANDIN_MOUNT_PARENT),
+               "cwd": STUDENT_HOME if role == "student" else "/tmp",
+               "config": STUDENT_CONFIG if role == "student" else JUDGE_CONFIG}
+        try:
+            zygote.fork(doc, [out_w, sock.fileno(), status_w])
+        except OSError:
+            self.zygotes.discard(zygote)
+            _end(holder)
+            os.close(out_r)
+            os.close(status_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(status_w)
+        return ForkedProcess(holder, out_r, status_r)
 
 
 # ---------------------------------------------------------------- layout
@@ -321,7 +402,9 @@ def _kill(procs: list[subprocess.Popen], slot: UidSlot | None) -> None:
     the pid namespace (bwrap dies → its namespace dies) and by a kill of every
     process of the slot's uids."""
     for p in procs:
-        if p.poll() is None:
+        if isinstance(p, ForkedProcess):
+            p.kill()  # its sandbox, whether or not the process is still running
+        elif p.poll() is None:
             try:
                 os.killpg(p.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -333,6 +416,39 @@ def _kill(procs: list[subprocess.Popen], slot: UidSlot | None) -> None:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+
+
+# Where the zygote imports handin and sandbox from: this checkout or install.
+_SOURCE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def _holder_ready(holder: subprocess.Popen, info_fd: int, timeout: float = 30.0) -> dict:
+    """bwrap's report of the sandbox (host pid, namespace inodes), once its command runs."""
+    import select
+    ready, _, _ = select.select([holder.stdout], [], [], timeout)
+    line = holder.stdout.readline() if ready else b""
+    if line != b"ready\n":
+        err = holder.stderr.read1(4096).decode("utf-8", "replace") if holder.poll() is not None else ""
+        raise OSError(f"the sandbox did not start: {err.strip() or 'no word from it'}")
+    holder.stdout.close()
+    holder.stderr.close()
+    data = b""
+    while True:
+        try:
+            return json.loads(data)
+        except ValueError:
+            chunk = os.read(info_fd, 65536)
+            if not chunk:
+                raise OSError("bwrap reported no sandbox") from None
+            data += chunk
+
+
+def _end(holder: subprocess.Popen) -> None:
+    try:
+        os.killpg(holder.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    holder.wait()
 
 
 _BWRAP_OK: bool | None = None

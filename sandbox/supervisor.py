@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from handin import roles
 from handin.capture import Drain
 
 STUDENT_UID = 61000  # the image's student user; the host usually assigns a uid per run
@@ -43,14 +44,61 @@ def _preexec(uid: int, limits: dict[int, int], cwd: str):
 
 
 def _start(role: str, uid: int, config: dict, sock: socket.socket, limits: dict[int, int],
-           env: dict[str, str], cwd: str) -> subprocess.Popen:
+           env: dict[str, str], cwd: str, *, fork: bool = False):
+    """The role's process: a fresh interpreter, or (``fork``) a child of this one, which has
+    imported the libraries both roles use and nothing of the run; either way it reads its config
+    on stdin, under its uid and limits."""
     config = dict(config, fd=sock.fileno())
+    if fork:
+        return _Forked(role, uid, config, sock, limits, env, cwd)
     proc = subprocess.Popen([sys.executable, "-m", f"handin.{role}", "-"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),),
                             env=env, cwd="/", preexec_fn=_preexec(uid, limits, cwd))
     proc.stdin.write(json.dumps(config).encode())
     proc.stdin.close()
     return proc
+
+
+class _Forked:
+    """A role's process forked from the supervisor, with what main() uses of a Popen."""
+
+    def __init__(self, role: str, uid: int, config: dict, sock: socket.socket, limits: dict[int, int],
+                 env: dict[str, str], cwd: str):
+        cfg_r, cfg_w = os.pipe()
+        out_r, out_w = os.pipe()
+        keep = sock.fileno()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - runs in the child
+            def become() -> int:
+                os.dup2(cfg_r, 0)
+                os.dup2(out_w, 1)
+                os.dup2(out_w, 2)
+                os.closerange(3, keep)
+                os.closerange(keep + 1, 1 << 16)  # the other role's socket and pipes among them
+                _preexec(uid, limits, cwd)()
+                os.environ.clear()
+                os.environ.update(env)
+                return roles.run(role, "-")
+            roles.exit_with(become)
+        os.close(cfg_r)
+        os.close(out_w)
+        self.returncode: int | None = None
+        self.stdout = open(out_r, "rb")
+        try:
+            with open(cfg_w, "wb") as fh:
+                fh.write(json.dumps(config).encode())
+        except BrokenPipeError:
+            pass  # the child died before it read its config: its exit status says so
+
+
+def _preload(names: list[str]) -> None:
+    """Import what both roles use, once, before forking them (see DockerBackend's plan)."""
+    import importlib
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException:
+            pass  # the role imports it itself, or fails in its own log
 
 
 def _wait(proc: subprocess.Popen, timeout: float | None) -> tuple[int | None, int]:
@@ -92,17 +140,6 @@ class _GpuPeak:
         return self.peak_mib if self._smi else None
 
 
-def _reap() -> None:
-    """Collect every exited child (pid 1 inherits the orphans the kill above left as zombies)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
 def _cpu_seconds() -> float:
     """CPU of the whole run: the supervisor and every process reaped under it."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -134,13 +171,17 @@ def main(argv: list[str] | None = None) -> int:
         del student_limits[resource.RLIMIT_AS]  # CUDA maps far more address space than it uses
     judge_limits = {resource.RLIMIT_FSIZE: 64 * 1024**2, resource.RLIMIT_NOFILE: 1024, resource.RLIMIT_CORE: 0}
 
-    s_sock, j_sock = socket.socketpair()
-    gpu_peak = _GpuPeak() if plan.get("gpus") else None
     started = time.monotonic()
-    student = _start("student", student_uid, student_cfg, s_sock,
-                     student_limits, dict(base_env, HOME=str(home), USER="student", LOGNAME="student"), str(home))
+    fork = plan.get("preload") is not None
+    if fork:
+        os.environ.update(base_env)  # thread counts: read once, when the libraries load
+        _preload(plan["preload"])
+    s_sock, j_sock = socket.socketpair()
+    student = _start("student", student_uid, student_cfg, s_sock, student_limits,
+                     dict(base_env, HOME=str(home), USER="student", LOGNAME="student"), str(home), fork=fork)
     judge = _start("judge", JUDGE_UID, judge_cfg, j_sock, judge_limits,
-                   dict(base_env, HOME="/home/judge"), "/home/judge")
+                   dict(base_env, HOME="/home/judge"), "/home/judge", fork=fork)
+    gpu_peak = _GpuPeak() if plan.get("gpus") else None  # a thread: only after the forks
     s_sock.close()
     j_sock.close()
     s_out, j_out = Drain(student.stdout, plan["max_output"]), Drain(judge.stdout, 4 * plan["max_output"])
@@ -156,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     s_out.join(5)
     j_out.join(5)
-    _reap()
+    roles.reap()  # pid 1 inherits the orphans the kill above left as zombies
     (OUT / "student.log").write_text(s_out.cap.text())
     (OUT / "judge.log").write_text(j_out.cap.text())
     (OUT / "supervisor.json").write_text(json.dumps({
