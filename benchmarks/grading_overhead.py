@@ -101,6 +101,8 @@ def serve(sandbox: str) -> None:
     from handin.grading import grade_run
     from sandbox import get_backend
     backend = get_backend(sandbox)
+    if hasattr(backend, "prepare_ahead"):
+        backend.prepare_ahead = 1  # as a web worker keeps it (server/__init__.py)
     for line in sys.stdin:
         ask = json.loads(line)
         spec = load_module(REPO / "assignments" / ask["module"])

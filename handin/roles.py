@@ -34,6 +34,8 @@ def run(role: str, config: str) -> int:
     """The role's main with ``config`` (a path, or ``-`` for stdin); its exit status."""
     fresh_state()
     sys.argv = [f"handin.{role}", config]
+    if sys.path and sys.path[0] == "/":  # ``python -m`` puts its start directory first: the parent's was /
+        sys.path[0] = os.getcwd()
     if role == "student":
         from .student import main
     else:

@@ -75,7 +75,7 @@ class DockerBackend:
 
     def __init__(self, *, client: docker.DockerClient | None = None, image: str | None = None,
                  gpu_image: str | None = None, gpus: list[int] | None = None,
-                 cores: list[int] | None = None):
+                 cores: list[int] | None = None, prepare_ahead: int = 0):
         self.client = client or engine()
         if self.client is None:
             raise RuntimeError("no Docker engine answers; start one (see README: .ci/docker-engine.sh) "
@@ -86,6 +86,10 @@ class DockerBackend:
         self.allocator = GpuAllocator(inventory)
         self.cpu_allocator = CpuAllocator(cores)
         self.reaped = reap_orphans(self.client)
+        # Prepared containers (untimed CPU runs): how many to keep started ahead per kind of run.
+        # 0 by default; a long-lived worker or a batch sets it (it costs a container's memory each).
+        self.prepare_ahead = prepare_ahead
+        self.prepared = PreparedPool(self)
 
     def protections(self) -> dict[str, bool]:
         return {"rlimits": True, "wall_clock": True, "network_isolated": True, "filesystem_hidden": True,
@@ -100,7 +104,7 @@ class DockerBackend:
         pinned: CpuLease | None = None
         slot: UidSlot | None = None
         container = None
-        run_dir = Path(tempfile.mkdtemp(prefix="handin-docker-"))
+        run_dir: Path | None = None
         env = host_environment(self.name, lim)
         try:
             t0 = time.monotonic()
@@ -108,21 +112,32 @@ class DockerBackend:
             pinned = self.cpu_allocator.pin(timed=request.benchmark is not None, cpus=lim.cpus)
             phases = {"lease": time.monotonic() - t0}
             image = self.gpu_image if lim.gpus else self.image
-            slot = acquire_slot(base=DOCKER_UID_BASE, kill_leftovers=False)
+            ready = self.prepared.take(request, image, pinned)
+            if ready is not None:
+                container, run_dir, slot = ready.container, ready.run_dir, ready.slot
+            else:
+                run_dir = Path(tempfile.mkdtemp(prefix="handin-docker-"))
+                slot = acquire_slot(base=DOCKER_UID_BASE, kill_leftovers=False)
             plan = _write_configs(run_dir, request, lease, slot.student_uid)
-            env["interpreters"] = "fresh" if plan["preload"] is None else "forked"
+            env["interpreters"] = "prepared" if ready else "fresh" if plan["preload"] is None else "forked"
             t0 = time.monotonic()
-            container = self.client.containers.create(
-                **container_config(request, run_dir, image, lease, slot.student_uid, cores=pinned))
-            phases["create"] = time.monotonic() - t0
+            if ready is None:
+                container = self.client.containers.create(
+                    **container_config(request, run_dir, image, lease, slot.student_uid, cores=pinned))
+                phases["create"] = time.monotonic() - t0
             env.update(image=image, image_id=container.image.id, container_limits=_applied(request, pinned))
             if lease:
                 env["gpus"] = [g for g in env.get("gpus", []) if g["index"] in lease.ids]
                 env["gpu_ids"] = list(lease.ids)
             cpusets.record(env, pinned, lim.cpus)
             t0 = time.monotonic()
-            container.start()
-            phases["start"] = time.monotonic() - t0
+            if ready is None:
+                container.start()
+                phases["start"] = time.monotonic() - t0
+            else:
+                ready.go()  # the supervisor, past its imports, reads the configs written above
+                phases["ready"] = time.monotonic() - t0
+            self.prepared.refill(request, image, pinned)
             timed_out = False
             try:
                 container.wait(timeout=lim.wall_seconds)
@@ -130,7 +145,7 @@ class DockerBackend:
                 timed_out = True
                 _kill(container)
                 container.wait(timeout=30)
-            phases["run"] = time.monotonic() - t0 - phases["start"]
+            phases["run"] = time.monotonic() - t0 - phases.get("start", phases.get("ready", 0.0))
             t0 = time.monotonic()
             container.reload()
             state = container.attrs.get("State", {})
@@ -176,14 +191,169 @@ class DockerBackend:
                 pinned.release()
             if slot is not None:
                 slot.release(kill=False)
+            if run_dir is not None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+
+    def close(self) -> None:
+        """Remove the prepared containers (reap_orphans removes them too once this process is gone)."""
+        self.prepared.close()
+
+
+# ---------------------------------------------------------------- prepared containers
+
+
+class Prepared:
+    """A container created and started ahead of demand for one kind of run: its supervisor has
+    imported what both roles share (handin.preload.shared, public names only) and waits on a fifo
+    in its root-only config directory. It has seen nothing of any submission; it is used for
+    exactly one, then removed like any other run's container."""
+
+    def __init__(self, container, run_dir: Path, slot: UidSlot, cores: tuple[int, ...] | None):
+        self.container, self.run_dir, self.slot, self.cores = container, run_dir, slot, cores
+
+    def go(self, timeout: float = 120.0) -> None:
+        """Tell the supervisor its configs are there (waiting while it still imports)."""
+        import errno
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fd = os.open(self.run_dir / "go", os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as exc:
+                if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                    raise docker.errors.DockerException(f"the prepared container never got ready: {exc}") from None
+                time.sleep(0.005)  # no reader yet: the supervisor is still importing
+        try:
+            os.write(fd, b"go")
+        finally:
+            os.close(fd)
+
+    def discard(self) -> None:
+        try:
+            self.container.remove(v=True, force=True)
+        except docker.errors.DockerException:
+            pass
+        self.slot.release(kill=False)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+class PreparedPool:
+    """Prepared containers by kind of run (image, module, data, limits, threads, preload).
+
+    ``take`` hands one out if it matches the run's cores; ``refill`` starts, in the background,
+    as many as the backend's ``prepare_ahead`` asks for that kind; at most ``MAX_KINDS`` kinds are
+    kept (the least recently used ones removed)."""
+
+    MAX_KINDS = 2
+
+    def __init__(self, backend: "DockerBackend"):
+        import threading
+        self.backend = backend
+        self._lock = threading.Lock()
+        self._ready: dict[tuple, list[Prepared]] = {}
+        self._filling: set[tuple] = set()
+        self._closed = False
+
+    @staticmethod
+    def usable(request: RunRequest) -> bool:
+        return request.benchmark is None and not request.limits.gpus
+
+    @staticmethod
+    def key(request: RunRequest, image: str) -> tuple:
+        return (image, str(request.grader_dir), tuple((n, str(p)) for n, p in request.data), request.limits,
+                tuple(sorted(thread_env(request).items())), tuple(preload_shared(request)))
+
+    def take(self, request: RunRequest, image: str, pinned: CpuLease | None) -> Prepared | None:
+        if not self.usable(request):
+            return None
+        cores = pinned.cores if pinned is not None else None
+        with self._lock:
+            ready = self._ready.get(self.key(request, image), [])
+            while ready:
+                p = ready.pop(0)
+                if p.cores == cores:
+                    try:
+                        p.container.reload()
+                        if p.container.status == "running":
+                            return p
+                    except docker.errors.DockerException:
+                        pass
+                p.discard()  # pinned to other cores than the run gets now, or dead
+        return None
+
+    def refill(self, request: RunRequest, image: str, pinned: CpuLease | None) -> None:
+        if not self.usable(request) or self.backend.prepare_ahead <= 0:
+            return
+        import threading
+        key = self.key(request, image)
+        with self._lock:
+            if key in self._filling or self._closed:
+                return
+            if not self._filling and not self._ready:
+                import atexit
+                atexit.register(self.close)  # a normal exit removes them; reap_orphans any other
+            self._filling.add(key)
+            self._ready.setdefault(key, [])
+            self._ready[key] = self._ready.pop(key)  # most recently used last
+            while len(self._ready) > self.MAX_KINDS:
+                for p in self._ready.pop(next(iter(self._ready))):
+                    p.discard()
+        threading.Thread(target=self._fill, args=(key, request, image, pinned), daemon=True).start()
+
+    def _fill(self, key: tuple, request: RunRequest, image: str, pinned: CpuLease | None) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if self._closed or key not in self._ready or len(self._ready[key]) >= self.backend.prepare_ahead:
+                        return
+                p = self._start(request, image, pinned)
+                with self._lock:
+                    if self._closed or key not in self._ready:
+                        p.discard()
+                        return
+                    self._ready[key].append(p)
+        except Exception:  # no slot, the engine refused: runs start their own containers
+            return
+        finally:
+            with self._lock:
+                self._filling.discard(key)
+
+    def _start(self, request: RunRequest, image: str, pinned: CpuLease | None) -> Prepared:
+        run_dir = Path(tempfile.mkdtemp(prefix="handin-docker-prepared-"))
+        os.chmod(run_dir, 0o700)
+        slot = acquire_slot(base=DOCKER_UID_BASE, kill_leftovers=False)
+        try:
+            (run_dir / "preload.json").write_text(json.dumps({"preload": preload_shared(request),
+                                                              "thread_env": thread_env(request)}))
+            os.mkfifo(run_dir / "go", 0o600)
+            container = self.backend.client.containers.create(
+                **container_config(request, run_dir, image, None, slot.student_uid, cores=pinned, prepared=True))
+            p = Prepared(container, run_dir, slot, pinned.cores if pinned is not None else None)
+            container.start()
+            return p
+        except BaseException:
+            slot.release(kill=False)
             shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+
+    def drain(self, *, close: bool = False) -> None:
+        """Remove every prepared container (and, with ``close``, prepare no more)."""
+        with self._lock:
+            self._closed = self._closed or close
+            kinds, self._ready = list(self._ready.values()), {}
+        for ready in kinds:
+            for p in ready:
+                p.discard()
+
+    def close(self) -> None:
+        self.drain(close=True)
 
 
 # ---------------------------------------------------------------- container
 
 
 def container_config(request: RunRequest, run_dir: Path, image: str, lease: GpuLease | None,
-                     student_uid: int, *, cores: CpuLease | None = None) -> dict[str, Any]:
+                     student_uid: int, *, cores: CpuLease | None = None, prepared: bool = False) -> dict[str, Any]:
     """Keyword arguments for ``containers.create``: every limit of the run, in one place."""
     lim = request.limits
     pkg = Path(handin.__file__).resolve().parent
@@ -200,11 +370,11 @@ def container_config(request: RunRequest, run_dir: Path, image: str, lease: GpuL
         mounts.append(docker.types.Mount(f"/data/{name}", str(src), type="bind", read_only=True))
     config: dict[str, Any] = dict(
         image=image,
-        command=["python", "-m", "sandbox.supervisor", "/run/handin"],
+        command=["python", "-m", "sandbox.supervisor", "/run/handin"] + (["--prepared"] if prepared else []),
         user="0:0",
         working_dir="/",
         environment={"PYTHONPATH": "/opt/handin", "PYTHONDONTWRITEBYTECODE": "1"},
-        labels={LABEL: request.label, OWNER_LABEL: owner_id()},
+        labels={LABEL: "prepared" if prepared else request.label, OWNER_LABEL: owner_id()},
         network_mode="none",
         mem_limit=memory,
         memswap_limit=memory,

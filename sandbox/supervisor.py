@@ -149,6 +149,14 @@ def _cpu_seconds() -> float:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     config_dir = Path(argv[0] if argv else "/run/handin")
+    prepared = "--prepared" in argv[1:]
+    if prepared:
+        # A prepared container: import what both roles share now, then wait for the run's configs.
+        ahead = json.loads((config_dir / "preload.json").read_text())
+        os.environ.update(ahead["thread_env"])
+        _preload(ahead["preload"])
+        with open(config_dir / "go", "rb") as go:
+            go.read(2)
     plan = json.loads((config_dir / "plan.json").read_text())
     student_cfg = json.loads((config_dir / "student.json").read_text())
     judge_cfg = json.loads((config_dir / "judge.json").read_text())
@@ -172,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     judge_limits = {resource.RLIMIT_FSIZE: 64 * 1024**2, resource.RLIMIT_NOFILE: 1024, resource.RLIMIT_CORE: 0}
 
     started = time.monotonic()
-    fork = plan.get("preload") is not None
-    if fork:
+    fork = prepared or plan.get("preload") is not None
+    if fork and not prepared:
         os.environ.update(base_env)  # thread counts: read once, when the libraries load
         _preload(plan["preload"])
     s_sock, j_sock = socket.socketpair()

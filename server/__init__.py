@@ -46,6 +46,8 @@ class HandinState:
             if gpu not in self._backends:
                 import sandbox
                 backend, why = sandbox.choose_backend(self.settings.sandbox, gpu=gpu)
+                if hasattr(backend, "prepare_ahead"):
+                    backend.prepare_ahead = 1  # a worker lives long: keep a container ready per kind of run
                 self._backends[gpu] = backend
                 self.backend_note = why
             return self._backends[gpu]

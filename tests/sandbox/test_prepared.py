@@ -134,6 +134,13 @@ def test_the_forked_process_holds_nothing_of_the_host(module, tmp_path, backend)
     assert r["score"] == 2  # test_double passed; the probe gained nothing else
 
 
+def test_a_module_the_notebook_writes_imports_as_in_a_fresh_interpreter(module, tmp_path, backend):
+    cells = ["open('mine.py', 'w').write('def double(x):\\n    return 2 * x\\n')", "from mine import double"]
+    for b, name in ((backend, "forked"), (get_backend("local", prepared=False), "fresh")):
+        r, log = grade(module, tmp_path, cells, b, name=name)
+        assert r["score"] == 2, log
+
+
 def test_a_dead_zygote_is_replaced_and_the_run_still_graded(module, tmp_path, backend):
     grade(module, tmp_path, GOOD, backend, name="first")
     for z in list(backend.zygotes._zygotes.values()):
@@ -166,3 +173,81 @@ def test_the_students_interpreter_never_holds_what_only_the_hidden_tests_import(
     r, log = grade(spec, tmp_path, cells, backend)
     assert r["environment"]["interpreters"] == "prepared"
     assert "'json'" in log and "scipy" not in log, log
+
+
+# ---------------------------------------------------------------- docker: prepared containers
+
+
+@pytest.fixture(scope="module")
+def docker_backend(docker_image):
+    b = get_backend("docker")
+    b.prepare_ahead = 1  # as a web worker keeps it
+    yield b
+    b.close()
+
+
+def _prepared_containers(backend):
+    from sandbox.docker import LABEL, OWNER_LABEL, owner_id
+    return [c for c in backend.client.containers.list(all=True, filters={"label": f"{LABEL}=prepared"})
+            if c.labels.get(OWNER_LABEL) == owner_id()]
+
+
+def _wait_for_prepared(backend, n=1, timeout=60.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while sum(map(len, backend.prepared._ready.values())) < n and time.monotonic() < deadline:
+        time.sleep(0.1)  # in the pool once its container has started
+    return _prepared_containers(backend)
+
+
+def test_a_prepared_container_serves_one_run_and_nothing_of_it_reaches_the_next(module, tmp_path, docker_backend):
+    first, _ = grade(module, tmp_path, [MARK], docker_backend, name="cold")
+    assert first["environment"]["interpreters"] == "forked"  # none was ready: created for this run
+    seen, used = [], set()
+    for i in range(2):
+        (waiting,) = _wait_for_prepared(docker_backend)  # refilled in the background after each run
+        assert waiting.id not in used
+        used.add(waiting.id)
+        r, log = grade(module, tmp_path, [MARK], docker_backend, name=f"prepared{i}")
+        assert r["environment"]["interpreters"] == "prepared" and "ready" in r["environment"]["phases"]
+        assert r["score"] == 2 and all(r["environment"]["protections"].values())
+        seen.append((re.search(r"FOUND (.*)", log).group(1), judge_says(r)))
+        assert waiting.id not in {c.id for c in _prepared_containers(docker_backend)}  # removed after its run
+    for student, judge in [(re.search(r"FOUND (.*)", _log(tmp_path, "cold")).group(1), judge_says(first)), *seen]:
+        assert student == "[None, None, False, False, False]", student
+        assert "JUDGE [None, None, False]" in judge, judge
+    assert len({re.search(r"RAND (\d+)", j).group(1) for _, j in seen}) == 2
+
+
+def test_the_prepared_processes_hold_no_privilege(module, tmp_path, docker_backend):
+    grade(module, tmp_path, GOOD, docker_backend, name="cold")  # a kind of run is prepared once seen
+    _wait_for_prepared(docker_backend)
+    r, log = grade(module, tmp_path, [PROBE], docker_backend)
+    assert r["environment"]["interpreters"] == "prepared"
+    probe = eval(re.search(r"PROBE (.*)", log).group(1))
+    caps = {k: int(v, 16) for k, v in probe["caps"].items()}
+    # none held; the bounding set is the container's (SETUID, SETGID, KILL), inert under no_new_privs
+    assert caps["CapPrm"] == caps["CapEff"] == caps["CapAmb"] == caps["CapInh"] == 0, probe["caps"]
+    assert caps["CapBnd"] & ~0xE0 == 0, probe["caps"]
+    assert probe["uid"][0] != "0" and probe["nnp"] == "1"
+    assert not [c for c in probe["cmdlines"] if "handin.judge" in c], probe["cmdlines"]
+    _wait_for_prepared(docker_backend)
+    cells = ["open('mine.py', 'w').write('def double(x):\\n    return 2 * x\\n')", "from mine import double"]
+    r, log = grade(module, tmp_path, cells, docker_backend, name="writes_a_module")
+    assert r["environment"]["interpreters"] == "prepared" and r["score"] == 2, log
+
+
+def test_closing_the_backend_removes_its_prepared_containers(module, tmp_path, docker_image):
+    b = get_backend("docker")
+    b.prepare_ahead = 1
+    grade(module, tmp_path, GOOD, b)
+    _wait_for_prepared(b)
+    (mine,) = [p.container.id for ready in b.prepared._ready.values() for p in ready]
+    assert mine in {c.id for c in _prepared_containers(b)}
+    b.close()
+    assert mine not in {c.id for c in _prepared_containers(b)}
+    assert b.prepared._ready == {}
+
+
+def _log(tmp_path, name):
+    return (tmp_path / "out" / name / "student.log").read_text()
