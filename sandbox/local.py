@@ -103,6 +103,9 @@ class LocalBackend:
         try:
             student_sock, judge_sock = socket.socketpair()
             forked = self._forking(request, prot)
+            if forked:  # both zygotes import at once on a first run, not one after the other
+                for role in ("student", "judge"):
+                    self._zygote(request, role)
             try:
                 layout = _prepare(run_dir, request, slot, hidden=prot["filesystem_hidden"],
                                   fds=(CHANNEL_FD, CHANNEL_FD) if forked
@@ -169,10 +172,7 @@ class LocalBackend:
         lim = request.limits
         python = sys.executable
         env = {
-            "PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin",
-            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-            "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-            **thread_env(request),
+            **_fork_env(request),
             "HOME": STUDENT_HOME if role == "student" else "/tmp",
             "PYTHONPATH": str(Path(handin.__file__).resolve().parent.parent) if not prot["filesystem_hidden"]
             else _HANDIN_MOUNT_PARENT,
@@ -198,17 +198,18 @@ class LocalBackend:
             preexec_fn=_preexec(limits, pinned.cores if pinned is not None else None),
         )
 
+    def _zygote(self, request: RunRequest, role: str):
+        """The role's zygote for this kind of run, started (not waited for) if there is none."""
+        preload = preload_for(role, request)
+        key = (role, tuple(sorted(thread_env(request).items())), preload)
+        return self.zygotes.get(key, dict(_fork_env(request), HOME="/tmp", PYTHONPATH=_SOURCE_ROOT), preload)
+
     def _fork(self, layout: dict, request: RunRequest, role: str, sock: socket.socket,
               slot: UidSlot | None, pinned: CpuLease | None) -> ForkedProcess:
         """The role's process forked by a zygote, inside a bwrap sandbox built as for a fresh one."""
         lim = request.limits
-        threads = thread_env(request)
-        base = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1",
-                "MPLBACKEND": "Agg", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **threads}
-        preload = preload_for(role, request)
-        zygote = self.zygotes.get((role, tuple(sorted(threads.items())), preload),
-                                  dict(base, HOME="/tmp", PYTHONPATH=_SOURCE_ROOT), preload)
+        base = _fork_env(request)
+        zygote = self._zygote(request, role)
         info_r, info_w = os.pipe()
         try:
             holder = subprocess.Popen(
@@ -420,6 +421,13 @@ def _kill(procs: list[subprocess.Popen], slot: UidSlot | None) -> None:
 
 # Where the zygote imports handin and sandbox from: this checkout or install.
 _SOURCE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def _fork_env(request: RunRequest) -> dict[str, str]:
+    """The environment of a run's processes (and of their zygotes), less HOME and PYTHONPATH."""
+    return {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1",
+            "MPLBACKEND": "Agg", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **thread_env(request)}
 
 
 def _holder_ready(holder: subprocess.Popen, info_fd: int, timeout: float = 30.0) -> dict:
