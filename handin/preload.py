@@ -16,6 +16,8 @@ import functools
 import json
 from pathlib import Path
 
+from .pyparse import parse
+
 NOT_GRADING = {"build_notebooks.py", "make_data.py"}  # authoring scripts in a grader folder
 
 # What each role's interpreter imports whatever the module: the harness and its heaviest imports.
@@ -38,8 +40,8 @@ def shared(request) -> list[str]:
 def imported_names(source: str) -> set[str]:
     """Absolute module names imported anywhere in ``source`` (``a.b`` for ``from a.b import c``)."""
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+        tree = parse(source)
+    except (SyntaxError, ValueError, RecursionError):
         return set()
     names = set()
     for node in ast.walk(tree):

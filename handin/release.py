@@ -15,6 +15,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from .pyparse import parse
 from .spec import ModuleSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -41,7 +42,7 @@ def check_public_tests(spec: ModuleSpec) -> list[str]:
     for f in spec.grading.public_tests:
         path = grader / f
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            tree = parse(path.read_text(encoding="utf-8"), filename=str(path))
         except FileNotFoundError:
             problems.append(f"{path}: listed in [grading] public_tests but does not exist")
             continue

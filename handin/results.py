@@ -21,6 +21,7 @@ from typing import Any
 from .notebook import Notebook, cell_errors
 from .bench.scoring import apply_benchmarks
 from .points import exact, shown, text as points_text
+from .pyparse import parse
 from .sandboxing import RunOutcome
 from .spec import ModuleSpec
 
@@ -68,7 +69,7 @@ def list_tests(grader_dir: Path) -> list[tuple[str, str, float | None]]:
     found = []
     for path in sorted(grader_dir.glob("test_*.py")):
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            tree = parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError):
             continue
         for nodeid, fn in _test_functions(path.name, tree):
@@ -82,7 +83,7 @@ def read_titles(grader_dir: Path) -> dict[str, str]:
     titles = {}
     for path in sorted(grader_dir.glob("test_*.py")):
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            tree = parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError):
             continue
         for nodeid, fn in _test_functions(path.name, tree):
