@@ -15,7 +15,9 @@ A zygote imports them once and forks one process per run and role instead:
   run's mounts and namespaces around a placeholder (``sleep``), exactly as it would around a
   fresh interpreter. The zygote's child joins those namespaces (setns: cgroup, ipc, uts, net,
   pid, mount), after checking each one's inode against what bwrap reported and that none is
-  the host's own; forks once more so that the process is inside the new pid namespace; drops
+  the host's own; forks once more into the new pid namespace (a root parent there, as
+  bubblewrap's init is for a fresh interpreter, which reports the exit status) and once more for
+  the run's process, which drops
   to the run's uid with an empty bounding set, no capabilities and no_new_privs (checked in
   /proc/self/status before any of the run's code runs); sets the run's rlimits, affinity and
   environment; closes every descriptor but 0-3; and calls the role's ``main``.
@@ -125,6 +127,19 @@ def _enter(request: dict, fds: list[int]) -> int:
     for fd, flag, name in joined:
         _check(libc.setns(fd, flag), f"setns {name}")
         os.close(fd)
+    pid = os.fork()
+    if pid == 0:  # inside the pid namespace from here on
+        roles.exit_with(lambda: _parent(request, stdout_w, channel, status_w), FAILED_TO_START)
+    for fd in (stdout_w, channel, status_w):
+        os.close(fd)
+    os.waitpid(pid, 0)
+    return 0
+
+
+def _parent(request: dict, stdout_w: int, channel: int, status_w: int) -> int:
+    """The run's parent inside its pid namespace (root, as bubblewrap's init is for a fresh
+    interpreter, so the run cannot signal it and its ``os.getppid()`` names a process it can
+    see): fork the run's process and report its exit status to the host."""
     pid = os.fork()
     if pid == 0:
         os.close(status_w)

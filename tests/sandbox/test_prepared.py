@@ -128,9 +128,9 @@ def test_the_forked_process_holds_nothing_of_the_host(module, tmp_path, backend)
     # 0-3, and what the process opened itself: IPython's history, listdir's own descriptor
     assert {0, 1, 2, 3} <= set(probe["fds"]) and not [
         p for fd, p in probe["fds"].items() if fd > 3 and not p.startswith(("/home/student/", "/proc/"))], probe["fds"]
-    # its own sandbox's init (bwrap), the placeholder and itself: never the judge or the host's processes
+    # its sandbox's init (bwrap), the placeholder, its parent and itself: never the judge or the host's
     others = [c for c in probe["cmdlines"] if "bwrap" not in c.split(" ")[0]]
-    assert len(probe["cmdlines"]) <= 3 and not [c for c in others if "judge" in c or "pytest" in c], others
+    assert len(probe["cmdlines"]) <= 4 and probe["ppid"] > 1 and not [c for c in others if "judge" in c or "pytest" in c], others
     assert r["score"] == 2  # test_double passed; the probe gained nothing else
 
 
@@ -139,6 +139,13 @@ def test_a_module_the_notebook_writes_imports_as_in_a_fresh_interpreter(module, 
     for b, name in ((backend, "forked"), (get_backend("local", prepared=False), "fresh")):
         r, log = grade(module, tmp_path, cells, b, name=name)
         assert r["score"] == 2, log
+
+
+def test_killing_its_parent_is_refused_as_with_a_fresh_interpreter(module, tmp_path, backend):
+    cells = ["def double(x):\n    return 2 * x", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"]
+    for b, name in ((backend, "forked"), (get_backend("local", prepared=False), "fresh")):
+        r, log = grade(module, tmp_path, cells, b, name=name)
+        assert r["status"] == "cell_error" and r["score"] == 2 and "PermissionError" in log, (name, log)
 
 
 def test_a_dead_zygote_is_replaced_and_the_run_still_graded(module, tmp_path, backend):
