@@ -5,14 +5,15 @@ interpreter that has imported libraries already (sandbox.zygote, sandbox.supervi
 fresh interpreter would have had and a forked one inherits instead is reset here: unbuffered
 standard streams on the new descriptors, default signal handlers, numpy's global generator
 state of its own. Dependency-free: the supervisor imports it before it starts a run.
-Also the two things every forking parent here needs: a child that never returns into its
-parent's code, and reaping what exited.
+Also what the forking parents here share: importing ahead, a child's limits, a child that never
+returns into its parent's code, and reaping what exited.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import resource
 import signal
 import sys
 
@@ -28,6 +29,35 @@ def fresh_state() -> None:
     np = sys.modules.get("numpy")
     if np is not None and "numpy.random" in sys.modules:  # Python's own ``random`` reseeds after a fork
         np.random.seed(int.from_bytes(os.urandom(4), "little"))
+
+
+def preload(names) -> tuple[list[str], list[str]]:
+    """Import ``names`` ahead of the runs that will use them: (loaded, failed). A library that
+    fails here is imported by the run itself, which then fails in its own log."""
+    import importlib
+    loaded, failed = [], []
+    for name in names:
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except BaseException as exc:
+            failed.append(f"{name}: {type(exc).__name__}")
+    return loaded, failed
+
+
+def set_limits(rlimits, cores=None) -> None:
+    """The run's rlimits ((resource, value) pairs, soft = hard) and CPU affinity, as far as allowed
+    (also called between fork and exec: nothing to import here)."""
+    for which, value in rlimits:
+        try:
+            resource.setrlimit(int(which), (int(value), int(value)))
+        except (ValueError, OSError):
+            pass
+    if cores:
+        try:
+            os.sched_setaffinity(0, cores)
+        except OSError:
+            pass
 
 
 def run(role: str, config: str) -> int:
@@ -46,12 +76,7 @@ def run(role: str, config: str) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     import atexit
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    return int(code or 0)
+    return int(code or 0)  # exit_with flushes the streams
 
 
 def exit_with(fn, failed: int = 70) -> None:

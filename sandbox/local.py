@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import handin
+from handin import roles
 from handin.preload import for_role as preload_for
 from handin.sandboxing import (CHANNEL_FD, GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT, PUBLIC_DATA_MOUNT,
                                STUDENT_CONFIG, STUDENT_HOME, Drain, RunOutcome, RunRequest, read_report,
@@ -385,16 +386,7 @@ def _judge_rlimits(lim) -> dict[int, int]:
 
 def _preexec(limits: dict[int, int], cores: tuple[int, ...] | None = None):
     def setup() -> None:
-        for which, value in limits.items():
-            try:
-                resource.setrlimit(which, (value, value))
-            except (ValueError, OSError):
-                pass
-        if cores:
-            try:
-                os.sched_setaffinity(0, cores)
-            except OSError:
-                pass
+        roles.set_limits(limits.items(), cores)
     return setup
 
 

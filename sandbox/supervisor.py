@@ -91,16 +91,6 @@ class _Forked:
             pass  # the child died before it read its config: its exit status says so
 
 
-def _preload(names: list[str]) -> None:
-    """Import what both roles use, once, before forking them (see DockerBackend's plan)."""
-    import importlib
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except BaseException:
-            pass  # the role imports it itself, or fails in its own log
-
-
 def _wait(proc: subprocess.Popen, timeout: float | None) -> tuple[int | None, int]:
     """(exit status, peak RSS in KiB) of one child, reaped with wait4 for its rusage."""
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -154,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         # A prepared container: import what both roles share now, then wait for the run's configs.
         ahead = json.loads((config_dir / "preload.json").read_text())
         os.environ.update(ahead["thread_env"])
-        _preload(ahead["preload"])
+        roles.preload(ahead["preload"])
         with open(config_dir / "go", "rb") as go:
             go.read(2)
     plan = json.loads((config_dir / "plan.json").read_text())
@@ -183,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     fork = prepared or plan.get("preload") is not None
     if fork and not prepared:
         os.environ.update(base_env)  # thread counts: read once, when the libraries load
-        _preload(plan["preload"])
+        roles.preload(plan["preload"])
     s_sock, j_sock = socket.socketpair()
     student = _start("student", student_uid, student_cfg, s_sock, student_limits,
                      dict(base_env, HOME=str(home), USER="student", LOGNAME="student"), str(home), fork=fork)

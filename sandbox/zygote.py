@@ -71,15 +71,7 @@ def _check(rc: int, what: str) -> None:
 def serve(control: socket.socket) -> int:
     """Import what the host's first message names, then fork one child per request until the
     host closes its end (which it does when it exits, however it exits)."""
-    import importlib
-    preload = json.loads(control.recv(MAX_REQUEST) or b"[]")
-    loaded, failed = [], []
-    for name in preload:
-        try:
-            importlib.import_module(name)
-            loaded.append(name)
-        except BaseException as exc:  # an optional library missing: its run imports it itself
-            failed.append(f"{name}: {type(exc).__name__}")
+    loaded, failed = roles.preload(json.loads(control.recv(MAX_REQUEST) or b"[]"))
     signal.signal(signal.SIGCHLD, lambda signum, frame: roles.reap())
     control.send(json.dumps({"ready": True, "loaded": loaded, "failed": failed}).encode())
     while True:
@@ -166,17 +158,7 @@ def _become(request: dict, stdout_w: int, channel: int) -> int:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    import resource
-    for which, value in request["rlimits"]:
-        try:
-            resource.setrlimit(int(which), (int(value), int(value)))
-        except (ValueError, OSError):
-            pass
-    if request.get("cores"):
-        try:
-            os.sched_setaffinity(0, request["cores"])
-        except OSError:
-            pass
+    roles.set_limits(request["rlimits"], request.get("cores"))
     libc = _libc()
     uid = request.get("uid")
     if uid is not None:

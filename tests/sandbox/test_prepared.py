@@ -75,6 +75,9 @@ def double(x):
     return 2 * x
 """
 
+# A notebook that writes a module in its home and imports it (``python -m``'s first sys.path entry).
+WRITES_A_MODULE = ["open('mine.py', 'w').write('def double(x):\\n    return 2 * x\\n')", "from mine import double"]
+
 
 @pytest.fixture(scope="module")
 def backend():
@@ -135,7 +138,7 @@ def test_the_forked_process_holds_nothing_of_the_host(module, tmp_path, backend)
 
 
 def test_a_module_the_notebook_writes_imports_as_in_a_fresh_interpreter(module, tmp_path, backend):
-    cells = ["open('mine.py', 'w').write('def double(x):\\n    return 2 * x\\n')", "from mine import double"]
+    cells = WRITES_A_MODULE
     for b, name in ((backend, "forked"), (get_backend("local", prepared=False), "fresh")):
         r, log = grade(module, tmp_path, cells, b, name=name)
         assert r["score"] == 2, log
@@ -239,7 +242,7 @@ def test_the_prepared_processes_hold_no_privilege(module, tmp_path, docker_backe
     assert probe["uid"][0] != "0" and probe["nnp"] == "1"
     assert not [c for c in probe["cmdlines"] if "handin.judge" in c], probe["cmdlines"]
     _wait_for_prepared(docker_backend)
-    cells = ["open('mine.py', 'w').write('def double(x):\\n    return 2 * x\\n')", "from mine import double"]
+    cells = WRITES_A_MODULE
     r, log = grade(module, tmp_path, cells, docker_backend, name="writes_a_module")
     assert r["environment"]["interpreters"] == "prepared" and r["score"] == 2, log
 
