@@ -1,4 +1,4 @@
-"""Repeatability of a timed module's speedup grade: its reference solution graded N times in a row.
+"""Repeatability of a timed module's speedup grade: honest notebooks and contrasts graded N times each.
 
 Each grading is the full path (intake, sandbox, notebook, hidden suite, host scoring); the
 speedup test inside it times 5 interleaved (baseline, parallel) trial pairs. Recorded per
@@ -19,6 +19,16 @@ An honest contrast fixture is graded too:
     .venv/bin/python benchmarks/speedup.py m01 [--repeats 5] [--sandbox local docker]
     .venv/bin/python benchmarks/speedup.py m09 [--repeats 5] [--sandbox local docker]
     .venv/bin/python benchmarks/speedup.py m10 [--repeats 5] [--sandbox local docker]
+    .venv/bin/python benchmarks/speedup.py m10 --repeats 10 --notebooks solution correct sleep_in_naive_path \\
+        --contrast equal_layers --sandbox local docker
+
+``--notebooks`` takes any notebook expected to earn full marks (the solution, a fixture name of
+the module, or a path), ``--contrast`` those expected at or under the floor. Rounds interleave:
+each grades every notebook once under every sandbox, so a slow stretch of the host touches all of
+them alike. The result ends with a ``calibration`` entry: per honest notebook its slowest median
+and the standard deviation of its medians, the highest target that stays two deviations below
+the slowest (``target_at_most``), the fastest contrast, and whether the module's thresholds for
+this host's profile satisfy both.
 
 Writes benchmarks/results/speedup_<module>.json (or --out) and prints a table. Run it on
 an otherwise idle host: the harness flags trials that others disturbed, and this script
@@ -90,46 +100,91 @@ def summarize(runs: list[dict]) -> dict:
     }
 
 
+def calibration(doc: dict, honest: list[str], contrast: list[str], profile: dict | None) -> dict:
+    """What the thresholds must satisfy: every honest notebook's slowest median clearly above the
+    full-marks target (two standard deviations of its medians), every contrast at or under the floor."""
+    def medians(label: str) -> list[float]:
+        return [r["speedup_median"] for subs in doc["sandboxes"].values() for r in subs.get(label, {}).get("runs", [])
+                if isinstance(r.get("speedup_median"), (int, float))]
+    rows = {}
+    for label in honest:
+        meds = medians(label)
+        if len(meds) >= 2:
+            sd = statistics.stdev(meds)
+            rows[label] = {"slowest": min(meds), "stdev": round(sd, 4), "target_at_most": round(min(meds) - 2 * sd, 4)}
+    worst_contrast = max((m for label in contrast for m in medians(label)), default=None)
+    out = {"honest": rows, "contrast_fastest": worst_contrast,
+           "target_at_most": min((r["target_at_most"] for r in rows.values()), default=None)}
+    if profile:
+        out["profile"] = profile
+        out["target_ok"] = out["target_at_most"] is not None and profile["target"] <= out["target_at_most"]
+        out["floor_ok"] = worst_contrast is None or worst_contrast <= profile["floor"]
+    return out
+
+
 def main() -> None:
     global SPEEDUP
     ap = argparse.ArgumentParser()
     ap.add_argument("module", choices=sorted(MODULES))
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--contrast-repeats", type=int, default=2, help="gradings of the contrast fixture")
+    ap.add_argument("--repeats", type=int, default=5, help="gradings of each honest notebook per sandbox")
+    ap.add_argument("--contrast-repeats", type=int, default=2, help="gradings of each contrast notebook per sandbox")
+    ap.add_argument("--notebooks", nargs="+", default=None,
+                    help="honest notebooks (full marks expected): 'solution', a fixture name of the module "
+                         "(e.g. correct, sleep_in_naive_path) or a path; default: the reference solution")
+    ap.add_argument("--contrast", nargs="*", default=None,
+                    help="contrast notebooks (at or under the floor expected); default: the module's own")
     ap.add_argument("--sandbox", nargs="+", default=["local"], choices=("local", "docker"))
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     folder, SPEEDUP, contrast = MODULES[args.module]
     out = args.out or REPO / "benchmarks" / "results" / f"speedup_{args.module}.json"
-    submissions = [("reference solution", REPO / "solutions" / folder / "solution.ipynb"),
-                   (f"{contrast} fixture", REPO / "tests" / "fixtures" / folder / f"{contrast}.ipynb")]
+
+    def resolve(name: str) -> tuple[str, Path]:
+        if name == "solution":
+            return "reference solution", REPO / "solutions" / folder / "solution.ipynb"
+        path = Path(name)
+        if not path.suffix:
+            path = REPO / "tests" / "fixtures" / folder / f"{name}.ipynb"
+        return f"{path.stem} fixture", path.resolve()
+
+    honest = [resolve(n) for n in (args.notebooks or ["solution"])]
+    contrasts = [resolve(n) for n in (args.contrast if args.contrast is not None else [contrast])]
     spec = load_module(REPO / "assignments" / folder)
     hw = hardware.detect("cpu")
+    prof = spec.benchmark.profiles.get(hardware.profile(hw)) if spec.benchmark else None
     doc = {
         "benchmark": f"speedup_{args.module}",
         "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "host": {"cpu_model": hw["cpu_model"], "cpu_count": hw["cores_online"], "python": platform.python_version(),
                  "machine": platform.machine()},
         "benchmark_section": spec.benchmark.model_dump(mode="json") if spec.benchmark else None,
+        "order": "interleaved: each round grades every notebook once in every sandbox",
         "sandboxes": {},
     }
-    print(f"{'sandbox':8} {'submission':22} {'#':>2} {'score':>8} {'pts':>5} {'median':>7} {'min':>6} {'max':>6} "
+    backends = {name: get_backend(name) for name in args.sandbox}
+    plan = [(label, path, args.repeats) for label, path in honest] + \
+           [(label, path, args.contrast_repeats) for label, path in contrasts]
+    print(f"{'sandbox':8} {'submission':30} {'#':>2} {'score':>8} {'pts':>5} {'median':>7} {'min':>6} {'max':>6} "
           f"{'base s':>7} {'par s':>7} {'disc':>4} flags")
-    for sandbox in args.sandbox:
-        backend = get_backend(sandbox)
-        subs = doc["sandboxes"].setdefault(sandbox, {})
-        for label, path in submissions:
-            n = args.repeats if label == "reference solution" else args.contrast_repeats
-            runs = []
-            for i in range(n):
-                run = grade_once(spec, path, backend, f"{label.split()[0]}-{i + 1}")
-                runs.append(run)
-                print(f"{sandbox:8} {label:22} {i + 1:>2} {run['score']:>5g}/{run['max_score']:<2g} "
+    for i in range(max(n for _, _, n in plan)):
+        for label, path, n in plan:
+            if i >= n:
+                continue
+            for sandbox, backend in backends.items():
+                subs = doc["sandboxes"].setdefault(sandbox, {})
+                entry = subs.setdefault(label, {"notebook": str(path.relative_to(REPO)), "runs": []})
+                run = grade_once(spec, path, backend, f"{path.stem}-{i + 1}")
+                entry["runs"].append(run)
+                print(f"{sandbox:8} {label:30} {i + 1:>2} {run['score']:>5g}/{run['max_score']:<2g} "
                       f"{run['speedup_points']:>5.3g} {run['speedup_median'] or 0:>7.3f} {run['speedup_min'] or 0:>6.3f} "
                       f"{run['speedup_max'] or 0:>6.3f} {run['baseline_median_s'] or 0:>7.3f} "
                       f"{run['parallel_median_s'] or 0:>7.3f} {run['discarded_trials']:>4} "
                       f"{'; '.join(run['flags'])[:60]}", flush=True)
-            subs[label] = {"notebook": str(path.relative_to(REPO)), "runs": runs, "summary": summarize(runs)}
+    for subs in doc["sandboxes"].values():
+        for entry in subs.values():
+            entry["summary"] = summarize(entry["runs"])
+    doc["calibration"] = calibration(doc, [label for label, _ in honest], [label for label, _ in contrasts],
+                                     prof.model_dump(mode="json") if prof else None)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n")
     for sandbox, subs in doc["sandboxes"].items():
@@ -137,6 +192,7 @@ def main() -> None:
             m = sub["summary"]
             print(f"{sandbox}, {label}: points {m['speedup_points']} (same every time: {m['same_points_every_time']}), "
                   f"median speedups {m['min_median']}–{m['max_median']} (median {m['median_of_medians']})")
+    print("calibration:", json.dumps(doc["calibration"]))
     print(f"wrote {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
 
 

@@ -111,7 +111,7 @@ class JudgePlugin:
         """The timing harness (handin.bench.harness.Bench): ranks, reference, timed trials."""
         if self._bench is None:
             from .bench.harness import Bench
-            self._bench = Bench(self._channel, self._benchmark_config)
+            self._bench = Bench(self._channel, self._benchmark_config, self._grader_dir)
         self._bench.current_test = request.node.nodeid
         return self._bench
 

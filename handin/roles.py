@@ -60,6 +60,25 @@ def set_limits(rlimits, cores=None) -> None:
             pass
 
 
+JUDGE_LIB_ENV = "HANDIN_JUDGE_LIB"   # where the judge's whole package is, when its parent imported the student's view
+
+
+def adopt_package_root(root: str | None) -> None:
+    """Load the rest of handin from ``root``: a judge forked from a parent (the container's
+    supervisor) that imported handin's runtime from the student's view, which holds only the
+    allowlisted modules. The modules already loaded are the same files; their packages now
+    find the others under ``root``, which only the judge may read."""
+    if not root:
+        return
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    for name, module in list(sys.modules.items()):
+        if (name == "handin" or name.startswith("handin.")) and getattr(module, "__path__", None) is not None:
+            module.__path__ = [os.path.join(root, *name.split("."))]
+    import importlib
+    importlib.invalidate_caches()
+
+
 def run(role: str, config: str) -> int:
     """The role's main with ``config`` (a path, or ``-`` for stdin); its exit status."""
     fresh_state()
@@ -69,6 +88,7 @@ def run(role: str, config: str) -> int:
     if role == "student":
         from .student import main
     else:
+        adopt_package_root(os.environ.get(JUDGE_LIB_ENV))
         from .judge import main
     try:
         code = main([config])

@@ -163,6 +163,8 @@ class BenchmarkSection(_Strict):
     warmup: int = Field(3, ge=0, le=10_000)
     trials: int = Field(5, ge=1, le=101)
     max_extra_trials: int = Field(3, ge=0, le=100)
+    decision_trials: int = Field(4, ge=0, le=100, description="pairs added, one at a time, while the median "
+                                 "cannot yet be told from a threshold of the host's profile")
     quiet_cores: float = Field(0.3, gt=0, description="others' CPU load (in cores) a baseline trial tolerates")
     quiet_wait: float = Field(30.0, ge=0, description="seconds to wait in all for a quiet host")
     single_rank_check: bool = True
@@ -171,6 +173,9 @@ class BenchmarkSection(_Strict):
     micro_batches: int = Field(4, ge=1, le=4096, description="pipeline modules: micro-batches per step")
     rtol: float = Field(1e-5, gt=0, le=1)
     atol: float = Field(1e-6, gt=0, le=1)
+    reference: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.py$",
+        description="the module's own baseline and partition code: a file in its grader folder, run by the judge")
     profiles: dict[str, BenchmarkProfile] = {}
 
     @field_validator("quiet_wait", mode="before")
@@ -198,6 +203,9 @@ class BenchmarkSection(_Strict):
         """What the judge needs to run the trials (everything but the scoring profiles)."""
         d = self.model_dump(exclude={"profiles"})
         d["world_sizes"] = list(d["world_sizes"])
+        # the thresholds too, so the judge can measure more where a verdict is close (they score on the host)
+        d["cutoffs"] = {name: {"metric": p.metric, "floor": p.floor, "target": p.target}
+                        for name, p in self.profiles.items()}
         return d
 
 
@@ -329,6 +337,9 @@ def load_module(assignment_dir: Path | str) -> ModuleSpec:
     for f in model.grading.public_tests:
         if not (paths.grader_dir / f).is_file():
             problems.append(f"grading.public_tests: {f} does not exist in {paths.grader_dir}")
+    reference = model.benchmark.reference if model.benchmark else None
+    if reference and not (paths.grader_dir / reference).is_file():
+        problems.append(f"benchmark.reference: {reference} does not exist in {paths.grader_dir}")
     if problems:
         raise SpecError(spec_file, problems)
     return ModuleSpec(paths=paths, assignment=a, grading=model.grading, points=dict(model.points),

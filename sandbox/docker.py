@@ -42,9 +42,10 @@ import handin
 from handin.preload import shared as preload_shared
 from handin.sandboxing import RunOutcome, RunRequest, thread_env
 
-from . import cpusets
+from . import cpusets, student_view
 from .cpusets import CpuAllocator, CpuLease
 from .gpus import GpuAllocator, GpuLease
+from .supervisor import JUDGE_LIB
 from .hostinfo import gpu_inventory, host_environment
 from .images import CPU_TAG, GPU_TAG
 from .slots import DOCKER_UID_BASE, UidSlot, acquire_slot
@@ -357,11 +358,12 @@ def container_config(request: RunRequest, run_dir: Path, image: str, lease: GpuL
     """Keyword arguments for ``containers.create``: every limit of the run, in one place."""
     lim = request.limits
     pkg = Path(handin.__file__).resolve().parent
-    sandbox_pkg = Path(__file__).resolve().parent
+    view = student_view.build()   # what both uids can read: the student's allowlisted runtime
     memory = lim.memory_bytes + JUDGE_OVERHEAD
     mounts = [
-        docker.types.Mount("/opt/handin/handin", str(pkg), type="bind", read_only=True),
-        docker.types.Mount("/opt/handin/sandbox", str(sandbox_pkg), type="bind", read_only=True),
+        docker.types.Mount("/opt/handin/handin", str(view / "handin"), type="bind", read_only=True),
+        docker.types.Mount("/opt/handin/sandbox", str(view / "sandbox"), type="bind", read_only=True),
+        docker.types.Mount(f"{JUDGE_LIB}/handin", str(pkg), type="bind", read_only=True),  # under /judge: 0700
         docker.types.Mount("/judge/grader", str(request.grader_dir), type="bind", read_only=True),
         docker.types.Mount("/run/handin", str(run_dir), type="bind", read_only=True),
         docker.types.Mount("/out", None, type="volume"),  # anonymous, removed with the container

@@ -43,7 +43,7 @@ from handin.sandboxing import (CHANNEL_FD, GRADER_MOUNT, JUDGE_CONFIG, JUDGE_OUT
                                STUDENT_CONFIG, STUDENT_HOME, Drain, RunOutcome, RunRequest, read_report,
                                thread_env)
 
-from . import cpusets
+from . import cpusets, student_view
 from .cpusets import CpuAllocator, CpuLease
 from .hostinfo import host_environment
 from .slots import UidSlot, acquire_slot
@@ -341,9 +341,12 @@ def _bwrap_argv(layout: dict, request: RunRequest, role: str) -> list[str]:
     for p in _python_paths():
         argv += _parents(p) + ["--ro-bind", p, p]
     pkg = str(Path(handin.__file__).resolve().parent)
-    argv += _parents(pkg) + ["--ro-bind", pkg, pkg]
+    # The student's side sees the allowlisted runtime only (sandbox.student_view), where the
+    # package would be: the zygote's children find handin at its own path, fresh ones at /opt/handin.
+    src = str(student_view.build() / "handin") if role == "student" else pkg
+    argv += _parents(pkg) + ["--ro-bind", src, pkg]
     # A fixed import path too, for installs where the package is not on sys.path by itself.
-    argv += ["--dir", _HANDIN_MOUNT_PARENT, "--ro-bind", pkg, f"{_HANDIN_MOUNT_PARENT}/handin"]
+    argv += ["--dir", _HANDIN_MOUNT_PARENT, "--ro-bind", src, f"{_HANDIN_MOUNT_PARENT}/handin"]
     if role == "student":
         for name, src in request.data:
             argv += ["--ro-bind", str(src), f"{STUDENT_HOME}/{name}"]

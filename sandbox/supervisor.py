@@ -27,6 +27,7 @@ from handin.capture import Drain
 
 STUDENT_UID = 61000  # the image's student user; the host usually assigns a uid per run
 JUDGE_UID = 61001
+JUDGE_LIB = "/judge/lib"   # the whole handin package, for the judge only (/opt/handin: the student's view)
 OUT = Path("/out")
 JUDGE_OUT = OUT / "judge"
 
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     student = _start("student", student_uid, student_cfg, s_sock, student_limits,
                      dict(base_env, HOME=str(home), USER="student", LOGNAME="student"), str(home), fork=fork)
     judge = _start("judge", JUDGE_UID, judge_cfg, j_sock, judge_limits,
-                   dict(base_env, HOME="/home/judge"), "/home/judge", fork=fork)
+                   dict(base_env, HOME="/home/judge", PYTHONPATH=f"{JUDGE_LIB}:/opt/handin",
+                        **{roles.JUDGE_LIB_ENV: JUDGE_LIB}), "/home/judge", fork=fork)
     gpu_peak = _GpuPeak() if plan.get("gpus") else None  # a thread: only after the forks
     s_sock.close()
     j_sock.close()

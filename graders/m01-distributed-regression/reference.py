@@ -105,3 +105,19 @@ def load_heldout(name):
 
 def r2(y, y_hat):
     return 1.0 - float(np.sum((y - y_hat) ** 2) / np.sum((y - np.mean(y)) ** 2))
+
+
+# --------------------------------------------------------------------------- the timed test's baseline
+def descend(task, seed, steps):
+    """The classical algorithm, unpartitioned, in one process: the speedup's baseline and the
+    reference every timed run's weights are checked against (the harness calls it in the judge,
+    on the task's data and the trial's initial weights)."""
+    from handin.bench import regression
+
+    X, y = regression.data_set(task)
+    w = regression.initial_weights(task, seed)
+    lr, loss, n = task["lr"], task["loss"], X.shape[0]
+    for _ in range(steps):
+        g, _ = gradient_sum(w, X, y, loss)
+        w = w - lr * (g / n)
+    return {"w": w}

@@ -8,7 +8,7 @@ process (``bench.pipeline_reference``) and compares. Fresh random seeds every ru
 """
 
 import pytest
-from handin.bench import pipeline
+from handin.bench import pipeline_checks
 from handin.bench.harness import compare_weights, loss_problems, pipeline_problems
 
 STEPS = 3
@@ -31,7 +31,7 @@ def test_pipeline_matches_unsplit_model(bench):
     task = _task(bench)
     run = bench.pipeline_run(task, n_micro=N_MICRO, steps=STEPS)
     want, _ = bench.pipeline_reference(task, run.seed, STEPS)
-    merged, problems = pipeline.merge_stage_weights([r.weights for r in run.ranks])
+    merged, problems = pipeline_checks.merge_stage_weights([r.weights for r in run.ranks])
     _fail(problems + compare_weights(merged, want, what="the stages' final weights"))
 
 
@@ -49,7 +49,7 @@ def test_pipeline_runs_gpipe_schedule(bench):
     """Pipeline runs the GPipe schedule."""
     run = bench.pipeline_run(_task(bench), n_micro=N_MICRO, steps=STEPS)
     problems = [p for r in run.ranks
-                for p in pipeline.executed_schedule_problems(r.events or [], N_MICRO, STEPS, 64 // N_MICRO, r.rank)]
+                for p in pipeline_checks.executed_schedule_problems(r.events or [], N_MICRO, STEPS, 64 // N_MICRO, r.rank)]
     _fail(problems)
 
 

@@ -28,20 +28,24 @@ measured under ``benchmarks`` in its raw report.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import secrets
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..spec import BenchmarkSection
-from . import hardware, pipeline, regression, tasks
+from . import hardware, pipeline, pipeline_checks, regression, tasks
 
 # The [benchmark] section of assignment.toml without its profiles: one source of the defaults.
-RUN_DEFAULTS: dict[str, Any] = BenchmarkSection().run_config()
+RUN_DEFAULTS: dict[str, Any] = {k: v for k, v in BenchmarkSection().run_config().items() if k != "cutoffs"}
+REFERENCE_STEP = "gpipe_step"   # the pipeline step a module's reference defines (the naive baseline's)
 
 
 class BenchError(AssertionError):
@@ -184,8 +188,8 @@ def pipeline_problems(run: Run, n_micro: int, *, schedule: bool = True) -> list[
                             f"{steps} step(s) of {n_micro} micro-batches of {rows} rows make "
                             f"{task['batch'] * steps} rows in {n_micro * steps} calls")
         if schedule and r.events is not None:
-            problems += pipeline.executed_schedule_problems(r.events, n_micro, steps, rows, r.rank)
-        sent, _ = pipeline.p2p_bytes(r.comm)
+            problems += pipeline_checks.executed_schedule_problems(r.events, n_micro, steps, rows, r.rank)
+        sent, _ = pipeline_checks.p2p_bytes(r.comm)
         need = act_bytes * ((r.rank < last) + (r.rank > 0))
         if sent < need:
             what = " and ".join(w for w, on in (("activations to the next stage", r.rank < last),
@@ -241,16 +245,20 @@ class PipelineBench:
         return self.run(pipeline.check_task(task), world_size=world_size, mode="pipeline", steps=steps,
                         seed=seed, threads=threads, options={"n_micro": int(n_micro)})
 
+    def stage_starts(self, task: dict, world_size: int) -> list[int]:
+        """Where each of ``world_size`` stages starts: the module's reference partition, in the judge."""
+        return list(self.module_reference().partition(pipeline_checks.layer_costs(task), world_size))
+
     def pipeline_reference(self, task: dict, seed: int, steps: int) -> tuple[dict[str, np.ndarray], list[float]]:
         """The unsplit model trained in the judge on the full batches: (weights, loss per step)."""
         task = pipeline.check_task(task)
-        return pipeline.run_reference(task, seed, steps, _device(task))
+        return pipeline_checks.run_reference(task, seed, steps, _device(task))
 
     def check_pipeline(self, run: Run, n_micro: int, *, reference: dict[str, np.ndarray] | None = None,
                        schedule: bool = True) -> list[str]:
         """Every problem with a pipeline run: the stages' weights against the unsplit model, what ran."""
         ref = reference if reference is not None else self.pipeline_reference(run.task, run.seed, run.steps)[0]
-        merged, problems = pipeline.merge_stage_weights([r.weights for r in run.ranks])
+        merged, problems = pipeline_checks.merge_stage_weights([r.weights for r in run.ranks])
         problems += compare_weights(merged, ref, rtol=self.config["rtol"], atol=self.config["atol"],
                                     what="the stages' final weights")
         return problems + pipeline_problems(run, n_micro, schedule=schedule)
@@ -258,7 +266,9 @@ class PipelineBench:
     def _judge_request(self, op: str, **fields: Any) -> Any:
         if self._judge is None:
             from .launcher import Launcher
-            self._judge = Launcher(None, None, float(getattr(self.channel, "call_seconds", 60.0)))
+            ref = self.reference_path()
+            self._judge = Launcher(None, None, float(getattr(self.channel, "call_seconds", 60.0)),
+                                   module=(str(ref.parent), ref.stem))
         return self._judge.handle({"op": op, **fields})
 
     def pipeline_speedup(self, task: dict, *, n_micro: int | None = None, world_size: int | None = None,
@@ -284,7 +294,8 @@ class PipelineBench:
                       "one micro-batch (one stage busy at a time)"),
             steps=steps, warmup=warmup, n_trials=n_trials)
         record["micro_batches"] = n_micro
-        opts = {**(options or {}), "n_micro": n_micro}   # options: e.g. step_fn, the function's name
+        starts = self.stage_starts(task, world)
+        opts = {**(options or {}), "n_micro": n_micro, "starts": starts}   # options: e.g. step_fn, the function's name
         record["ideal_speedup"] = round(world * n_micro / (n_micro + world - 1), 4)
         flags = self._hardware_flags(hw, plan, world, threads, device)
         backend = "nccl" if device == "cuda" else "gloo"
@@ -296,9 +307,10 @@ class PipelineBench:
                                                       backend=backend, devices=devices))
 
         def baseline(seed: int) -> Trial:
-            a, run = self._parallel(task, "gpipe", seed, steps, warmup, world, {"n_micro": 1}, flat,
+            a, run = self._parallel(task, "gpipe", seed, steps, warmup, world,
+                                    {"n_micro": 1, "starts": starts, "step_fn": REFERENCE_STEP}, flat,
                                     kind="baseline", via=self._judge_request, pids=self._judge.pids())
-            merged, problems = pipeline.merge_stage_weights([r.weights for r in run.ranks])
+            merged, problems = pipeline_checks.merge_stage_weights([r.weights for r in run.ranks])
             problems += a.extra["problems"]
             if problems:
                 raise RuntimeError("the grader's own baseline failed: " + "; ".join(problems[:3]))
@@ -321,19 +333,47 @@ class PipelineBench:
 class Bench(PipelineBench):
     """Session-wide state of the harness in the judge; the ``bench`` fixture hands it out."""
 
-    def __init__(self, channel: Any, config: dict | None = None):
+    def __init__(self, channel: Any, config: dict | None = None, grader_dir: Path | str | None = None):
         self.channel = channel
+        self.grader_dir = Path(grader_dir) if grader_dir is not None else None
+        self._reference: Any = None
+        config = dict(config) if isinstance(config, dict) else {}
+        self.reference_name = config.pop("reference", None)   # where the module's code is, not how to time
+        cutoffs = config.pop("cutoffs", None)                   # the profiles' thresholds (scored on the host)
+        self.cutoffs: dict[str, dict] = cutoffs if isinstance(cutoffs, dict) else {}
         self.config = dict(RUN_DEFAULTS)
         self.config_source = "suite defaults"
-        if isinstance(config, dict) and config:
+        if config:
             section = BenchmarkSection.model_validate({k: v for k, v in config.items() if k in RUN_DEFAULTS})
-            self.config.update(section.run_config())
+            self.config.update((k, v) for k, v in section.run_config().items() if k in RUN_DEFAULTS)
             self.config_source = "assignment.toml"
         self.records: list[dict] = []
         self.current_test: str | None = None
         self._hw: dict[str, dict] = {}
         self.pool_info: dict | None = None
         self._judge: Any = None  # the judge's own ranks (handin.bench.launcher.Launcher), for baselines
+
+    def reference_path(self) -> Path:
+        name = self.reference_name
+        if not name or self.grader_dir is None:
+            raise BenchError("this module names no reference code: add `reference = \"reference.py\"` (a file "
+                             "in its grader folder) to the [benchmark] section of assignment.toml")
+        return self.grader_dir / name
+
+    def module_reference(self) -> Any:
+        """The module's own code for baselines and partitions (``[benchmark] reference``, a file in its
+        grader folder), loaded here in the judge: the student's side never sees it."""
+        if self._reference is None:
+            path = self.reference_path()
+            loaded = sys.modules.get(path.stem)  # the hidden tests' own ``import reference``
+            if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
+                self._reference = loaded
+            else:
+                spec = importlib.util.spec_from_file_location(f"handin_reference_{path.stem}", path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                self._reference = module
+        return self._reference
 
     def close(self) -> None:
         """Stop the judge's own ranks (the student's stop with the student process)."""
@@ -412,6 +452,8 @@ class Bench(PipelineBench):
         self.pool(world_size, threads=threads, device=task["device"])
         opts = dict(options or {})
         opts.update(per_rank_init=per_rank_init, calls=calls)
+        if mode == "pipeline" and "starts" not in opts:   # the judge splits the model
+            opts["starts"] = self.stage_starts(pipeline.check_task(task), world_size)
         if bucket_cap_mb is not None:
             opts["bucket_cap_mb"] = float(bucket_cap_mb)
         replies = self._request("bench_run", task=task, mode=mode, seed=seed, steps=steps, options=opts)
@@ -421,7 +463,7 @@ class Bench(PipelineBench):
     def reference(self, task: dict, seed: int, steps: int) -> dict[str, np.ndarray]:
         """The grader's single-process training on the full global batches, in the judge."""
         if regression.is_regression(task):
-            return regression.reference_descent(regression.check_task(task), seed, steps)
+            return self.module_reference().descend(regression.check_task(task), seed, steps)
         task = tasks.make_task(task)
         device = _device(task)
         trained = tasks.run_training(task, seed, steps, device=device)
@@ -470,15 +512,16 @@ class Bench(PipelineBench):
 
     def _regression_baseline(self, task: dict, seed: int, steps: int, warmup: int, cores: list[int] | None,
                              threads: int) -> Trial:
+        descend = self.module_reference().descend
         before = hardware.pin_process(cores) if cores else None
         try:
             with regression.blas_threads(threads):
                 regression.data_set(task)
                 if warmup:
-                    regression.reference_descent(task, secrets.randbits(62), warmup)
+                    descend(task, secrets.randbits(62), warmup)
                 with hardware.CpuMeter(cores) as meter:
                     t0 = time.perf_counter()
-                    w = regression.reference_descent(task, seed, steps)
+                    w = descend(task, seed, steps)
                     tasks.digest(w)  # the ranks hash their weights inside the clock too
                     t1 = time.perf_counter()
         finally:
@@ -557,7 +600,7 @@ class Bench(PipelineBench):
             "hardware": {k: hw[k] for k in ("cpu_model", "cores_online", "cores_usable", "gpus", "device")},
             "backend": "nccl" if device == "cuda" else "gloo",
             "world_size": world, "threads_per_rank": threads, "baseline_threads": base_threads,
-            "baseline": baseline, "cores": flat, "steps": steps, "warmup": warmup, "trials_wanted": n_trials,
+            "baseline": baseline, "cores": flat, "steps": steps, "warmup": warmup, "trials_wanted": n_trials, "decision_trials": 0,
             "config_source": self.config_source, "task": {k: v for k, v in task.items() if k != "data_seed"},
         }
 
@@ -577,7 +620,9 @@ class Bench(PipelineBench):
         ``baseline(seed)`` → Trial A (judge-owned code; its weights are the reference);
         ``parallel(seed, a)`` → (Trial B, Run, problems) for the student's code.
         A pair whose baseline other processes disturbed is run again (up to
-        ``max_extra_trials``); a pair that does not verify stops the timing.
+        ``max_extra_trials``); a pair that does not verify stops the timing. While the median
+        cannot be told from a threshold of this host's profile (:meth:`_near_cutoff`), pairs
+        are added one at a time, up to ``decision_trials``.
         """
         budget = [float(cfg["quiet_wait"])]
         pairs: list[dict] = []
@@ -585,21 +630,36 @@ class Bench(PipelineBench):
         problems: list[str] = []
         attempts = 0
         extra = int(cfg["max_extra_trials"])
+        wanted, decision = n_trials, int(cfg.get("decision_trials") or 0)
+        checked = False   # whether the student's result has verified once
         try:
-            while len(pairs) < n_trials and attempts < n_trials + extra:
-                if len(discarded) > extra:
+            while True:
+                if len(pairs) >= wanted:
+                    near = self._near_cutoff(record, pairs) if wanted - n_trials < decision else None
+                    if near is None:
+                        break
+                    wanted += 1
+                    record.update(decision_trials=wanted - n_trials, near_threshold=near)
+                if attempts >= wanted + extra or len(discarded) > extra:
                     break  # the host stays busy: what is left would not be trustworthy either
                 attempts += 1
                 quiet = self._wait_quiet(flat, budget, cfg["quiet_cores"])
                 seed = secrets.randbits(62)
                 a = baseline(seed)
                 disturbed = a.others_cores is not None and a.others_cores > cfg["quiet_cores"]
-                if disturbed and attempts < n_trials + extra:
+                if disturbed and attempts < wanted + extra:
+                    if not checked:   # a busy host does not hide a wrong result: verify once anyway
+                        _, _, trial_problems = parallel(seed, a)
+                        if trial_problems:
+                            problems += [f"trial 1: {p}" for p in trial_problems]
+                            break
+                        checked = True
                     discarded.append({"attempt": attempts, "baseline_s": round(a.seconds, 6),
                                       "others_cores": _r(a.others_cores), "quiet_before": _r(quiet),
                                       "reason": "other processes used the CPUs during the baseline"})
                     continue
                 b, run, trial_problems = parallel(seed, a)
+                checked = True
                 pairs.append({"trial": len(pairs) + 1, "baseline_s": round(a.seconds, 6),
                               "parallel_s": round(b.seconds, 6), "speedup": round(a.seconds / b.seconds, 4),
                               "baseline_others_cores": _r(a.others_cores), "parallel_busy_cores": _r(b.busy_cores),
@@ -614,6 +674,24 @@ class Bench(PipelineBench):
         except Exception as exc:  # a rank raised, died or hung, or the judge's own ranks failed
             problems.append(f"the timed run could not finish: {type(exc).__name__}: {str(exc)[:2000]}")
         return pairs, discarded, problems
+
+    def _near_cutoff(self, record: dict, pairs: list[dict]) -> dict | None:
+        """The threshold of this host's profile that the trials cannot yet tell the median from: it
+        lies within the middle half of the per-pair speedups, or within 3 % of their median."""
+        if len(pairs) < 3 or not all(p["verified"] for p in pairs):
+            return None
+        cut = next((self.cutoffs[n] for n in record.get("profiles_tried") or [] if n in self.cutoffs), None)
+        if not isinstance(cut, dict):
+            return None
+        ratios = sorted(p["speedup"] for p in pairs)
+        median = statistics.median(ratios)
+        q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+        scale = record["world_size"] if cut.get("metric") == "efficiency" else 1
+        for name in ("target", "floor"):
+            value = float(cut[name]) * scale
+            if q1 <= value <= q3 or abs(median - value) <= 0.03 * value:
+                return {"threshold": name, "speedup": round(value, 4)}
+        return None
 
     def _summarize(self, record: dict, pairs: list[dict], cap: float, cfg: dict, flags: list[str]) -> None:
         ratios = [p["speedup"] for p in pairs]

@@ -166,16 +166,16 @@ class Pool:
 class Launcher:
     """Keeps at most one pool of ranks alive: one per student process (ranks that import the
     notebook's definitions), and one in the judge for its own baselines (``cells=None``: the
-    ranks import no student code)."""
+    ranks import no student code, only ``module``, the module's reference in its grader folder)."""
 
     def __init__(self, cells: list[str] | None, cells_run: int | None, call_seconds: float,
-                 failed: frozenset[int] = frozenset()):
+                 failed: frozenset[int] = frozenset(), module: tuple[str, str] | None = None):
         self.cells = [] if cells is None else list(cells if cells_run is None else cells[:cells_run])
         self.failed = failed  # cells that raised in the notebook: their definitions are exported guarded
         self.call_seconds = call_seconds
         self.pool: Pool | None = None
-        self.module_dir: str | None = None
-        self.module_name = None if cells is None else "handin_notebook"  # None: the ranks import nothing
+        self.module_dir: str | None = module[0] if module else None
+        self.module_name = module[1] if module else (None if cells is None else "handin_notebook")
 
     def _module(self) -> str | None:
         if self.module_name is None:

@@ -74,7 +74,7 @@ class RankState:
         self.group = dist.group.WORLD
         pg_seconds = time.perf_counter() - started
         t = time.perf_counter()
-        if self.init.get("module_name"):  # the judge's own ranks import no notebook
+        if self.init.get("module_name"):  # the notebook's definitions, or on the judge's ranks its reference
             sys.path.insert(0, self.init["module_dir"])
             self.module = importlib.import_module(self.init["module_name"])
         return {"rank": self.rank, "pid": os.getpid(), "threads": torch.get_num_threads(),
@@ -118,12 +118,12 @@ class RankState:
             grad, agg = (self._student(options.get(f"{name}_fn", name)) for name in regression.FUNCTIONS)
             return regression.run_descent(task, seed, steps, rank=self.rank, world=self.world,
                                           partition_gradient=grad, aggregate=agg, group=self.group, mark=comm.mark)
-        if mode in ("pipeline", "gpipe"):
-            step_fn = (self._student(options.get("step_fn", pipeline.STEP_FN)) if mode == "pipeline"
-                       else pipeline.gpipe_step)
+        if mode in ("pipeline", "gpipe"):   # gpipe: the judge's ranks, whose module is the grader's reference
+            step_fn = self._student(options.get("step_fn", pipeline.STEP_FN))
             return pipeline.run_pipeline(pipeline.check_task(task), seed, steps, rank=self.rank, world=self.world,
                                          step_fn=step_fn, n_micro=int(options.get("n_micro", 1)),
-                                         group=self.group, mark=comm.mark, device=self.device)
+                                         starts=options.get("starts"), group=self.group, mark=comm.mark,
+                                         device=self.device)
         prepare, sync = self._hooks(mode, options)
         return tasks.run_training(task, seed, steps, rank=self.rank, world=self.world, prepare=prepare,
                                   sync=sync, mark=comm.mark, per_rank_init=bool(options.get("per_rank_init")),

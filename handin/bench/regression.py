@@ -16,7 +16,9 @@ computes their partial results with the student's ``partition_gradient``, the
 grader all-gathers every rank's partials (gloo; a few hundred bytes a step), each
 rank calls the student's ``aggregate`` on all of them in partition order and takes
 the step ``w ← w − lr·g``. The judge's baseline and reference is the unpartitioned
-algorithm, one process, the grader's own numpy (:func:`reference_descent`).
+algorithm in one process: the module's own (its grader folder's ``descend``, named by
+``[benchmark] reference``), never in the student's reach. This file is the rank runtime:
+it computes no gradient.
 
 A task is a plain dict (it crosses the judge–student channel) checked by
 :func:`check_task`; the data come from its ``data_seed``, the initial weights from
@@ -147,22 +149,6 @@ def blas_threads(n: int):
         import contextlib
         return contextlib.nullcontext()
     return threadpool_limits(limits=int(n), user_api="blas")
-
-
-def gradient_sum(w: np.ndarray, X: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
-    z = X @ w
-    residual = z - y if loss == "squared" else 1.0 / (1.0 + np.exp(-z)) - y
-    return X.T @ residual
-
-
-def reference_descent(task: dict, seed: int, steps: int) -> dict[str, np.ndarray]:
-    """The classical algorithm, unpartitioned, in one process: the baseline and the reference."""
-    X, y = data_set(task)
-    w = initial_weights(task, seed)
-    lr, loss, n = task["lr"], task["loss"], X.shape[0]
-    for _ in range(steps):
-        w = w - lr * (gradient_sum(w, X, y, loss) / n)
-    return {"w": w}
 
 
 # ---------------------------------------------------------------- the ranks' loop

@@ -25,7 +25,8 @@ _ENTRY_KEYS = ("name", "test", "kind", "mode", "profile", "hardware", "backend",
                "baseline_threads", "baseline", "cores", "steps", "warmup", "trials_wanted", "config_source",
                "task", "speedup", "efficiency", "speedup_min", "speedup_max", "spread", "baseline_median_s",
                "parallel_median_s", "trials", "discarded", "single_rank", "verified", "problems", "flags",
-               "comm_per_rank", "samples_per_rank", "seconds", "profiles_tried", "micro_batches", "ideal_speedup")
+               "comm_per_rank", "samples_per_rank", "seconds", "profiles_tried", "micro_batches", "ideal_speedup",
+               "decision_trials", "near_threshold")
 
 
 def _num(x: Any) -> float | None:

@@ -273,3 +273,62 @@ def test_the_single_rank_check_skips_pairs_a_busy_host_disturbed(monkeypatch):
     _quiet(monkeypatch, others=0.0)
     rec = bench._single_rank_check(tasks.make_task(TINY), "allreduce", 2, 0, {}, None, 2, 2, bench.config)
     assert rec["disturbed"] == 0 and rec["ratio_to_baseline"] > 0 and "not_checked" not in rec
+
+
+def test_a_busy_host_still_catches_a_wrong_result(monkeypatch):
+    """Every baseline disturbed: the student's result is still verified once, so a wrong one fails."""
+    _quiet(monkeypatch, others=1.5)
+
+    def tamper(w):
+        w = {k: v.copy() for k, v in w.items()}
+        w["inp.weight"][0, 0] += 1e-3
+        return w
+    bench = Bench(FakeStudent(tamper=tamper))
+    bench.config.update(max_extra_trials=2, quiet_wait=0.0, single_rank_check=False)
+    with pytest.raises(BenchError, match="committed to"):
+        bench.speedup(tasks.make_task(TINY), steps=2, warmup=0, trials=3)
+
+
+def _fixed_ratios(monkeypatch, ratios):
+    """Trials whose speedups are ``ratios`` in turn (the baseline's time scaled to the parallel's)."""
+    it = iter(ratios)
+    real_baseline, real_parallel = Bench._baseline, Bench._parallel
+
+    def parallel(self, *a, **k):
+        b, run = real_parallel(self, *a, **k)
+        b.seconds = 1.0
+        return b, run
+
+    def baseline(self, *a, **k):
+        t = real_baseline(self, *a, **k)
+        t.seconds = next(it)
+        return t
+    monkeypatch.setattr(Bench, "_parallel", parallel)
+    monkeypatch.setattr(Bench, "_baseline", baseline)
+
+
+@pytest.mark.parametrize("ratios,added", [
+    ([1.30, 1.31, 1.29, 1.30, 1.30, 1.31, 1.29], 0),          # clear of both thresholds: no more trials
+    ([1.18, 1.22, 1.21, 1.19, 1.20, 1.22, 1.18, 1.21, 1.19], 4),   # on the target: 4 more, then it decides
+])
+def test_a_median_near_a_threshold_is_measured_more(monkeypatch, ratios, added):
+    _quiet(monkeypatch)
+    _fixed_ratios(monkeypatch, ratios)
+    cut = {"metric": "speedup", "floor": 1.0, "target": 1.2}
+    cutoffs = {name: cut for name in harness.hardware.profiles(harness.hardware.detect("cpu"))}
+    bench = Bench(FakeStudent(seconds=0.0), {"trials": 3, "decision_trials": 4, "single_rank_check": False,
+                                              "cutoffs": cutoffs})
+    rec = bench.speedup(tasks.make_task(TINY), steps=2, warmup=0)
+    assert len(rec["trials"]) == 3 + added and rec["decision_trials"] == added
+    if added:
+        assert rec["near_threshold"] == {"threshold": "target", "speedup": 1.2}
+    assert bench.config_source == "assignment.toml" and "cutoffs" not in bench.config
+
+
+def test_thresholds_reach_the_judge_with_the_run_config():
+    from handin.spec import load_module
+    spec = load_module(REPO / "assignments" / "m10-model-parallel")
+    cfg = spec.benchmark.run_config()
+    assert cfg["cutoffs"]["cpu-2"]["metric"] == "speedup" and cfg["reference"] == "reference.py"
+    bench = Bench(FakeStudent(), cfg)
+    assert bench.cutoffs == cfg["cutoffs"] and bench.reference_name == "reference.py"

@@ -11,11 +11,23 @@ import numpy as np
 import pytest
 
 from builders import REPO
-from handin.bench import pipeline, tasks
+from handin.bench import pipeline, pipeline_checks, tasks
 from handin.bench.harness import BenchError, loss_problems
 from handin.bench.launcher import Launcher
 
 SMALL = dict(d_in=16, width=32, depth=4, batch=32, lr=0.05)
+GRADER = REPO / "graders" / "m10-model-parallel"
+
+
+def _load_reference():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("m10_reference", GRADER / "reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+reference = _load_reference()   # the module's own partition, schedule checks and GPipe step
 
 
 # ---------------------------------------------------------------- partition
@@ -26,7 +38,7 @@ def _brute_force(costs, k):
     best = None
     for cuts in itertools.combinations(range(1, n), k - 1):
         starts = [0, *cuts]
-        value = pipeline.max_stage_cost(costs, starts)
+        value = reference.max_stage_cost(costs, starts)
         best = value if best is None else min(best, value)
     return best
 
@@ -37,11 +49,11 @@ def test_partition_is_optimal_against_brute_force():
         n = rng.randint(1, 9)
         costs = [rng.randint(0, 50) for _ in range(n)]
         k = rng.randint(1, n)
-        starts = pipeline.partition(costs, k)
+        starts = reference.partition(costs, k)
         assert len(starts) == k and starts[0] == 0 and starts == sorted(set(starts))
-        assert pipeline.max_stage_cost(costs, starts) == _brute_force(costs, k), (costs, k, starts)
+        assert reference.max_stage_cost(costs, starts) == _brute_force(costs, k), (costs, k, starts)
     with pytest.raises(ValueError):
-        pipeline.partition([1, 2], 3)
+        reference.partition([1, 2], 3)
 
 
 @pytest.mark.parametrize("answer,fragment", [
@@ -55,7 +67,7 @@ def test_partition_is_optimal_against_brute_force():
     ([0, 3.0], "list of 2 stage start"),
 ])
 def test_partition_problems_name_what_is_wrong(answer, fragment):
-    problems = pipeline.partition_problems([1, 2, 3, 4], 2, answer)
+    problems = reference.partition_problems([1, 2, 3, 4], 2, answer)
     if fragment is None:
         assert problems == []
     else:
@@ -89,15 +101,15 @@ def _gpipe(p, m):
 
 def test_gpipe_timetables_pass():
     for p, m in [(1, 1), (1, 3), (2, 1), (2, 4), (3, 3), (4, 8)]:
-        assert pipeline.schedule_problems(_gpipe(p, m), p, m) == [], (p, m)
-        assert pipeline.schedule_problems([[list(e) for e in tick] for tick in _gpipe(p, m)], p, m) == []
+        assert reference.schedule_problems(_gpipe(p, m), p, m) == [], (p, m)
+        assert reference.schedule_problems([[list(e) for e in tick] for tick in _gpipe(p, m)], p, m) == []
 
 
 def test_broken_timetables_are_named():
     good = _gpipe(2, 3)
 
     def check(table):
-        problems = pipeline.schedule_problems(table, 2, 3)
+        problems = reference.schedule_problems(table, 2, 3)
         assert problems
         return problems[0]
 
@@ -118,15 +130,15 @@ def test_broken_timetables_are_named():
 
 def test_executed_schedule_checks():
     ok = [(0, "F", m, 8) for m in range(4)] + [(0, "B", m, 8) for m in (3, 2, 1, 0)]
-    assert pipeline.executed_schedule_problems(ok, 4, 1, 8, 0) == []
+    assert pipeline_checks.executed_schedule_problems(ok, 4, 1, 8, 0) == []
     interleaved = [(0, "F", 0, 8), (0, "F", 1, 8), (0, "B", 0, 8), (0, "F", 2, 8), (0, "B", 1, 8),
                    (0, "F", 3, 8), (0, "B", 2, 8), (0, "B", 3, 8)]
-    assert "forward ran after a backward" in pipeline.executed_schedule_problems(interleaved, 4, 1, 8, 0)[0]
-    assert "ran forward 1 time" in pipeline.executed_schedule_problems([(0, "F", 0, 32), (0, "B", 0, 32)],
+    assert "forward ran after a backward" in pipeline_checks.executed_schedule_problems(interleaved, 4, 1, 8, 0)[0]
+    assert "ran forward 1 time" in pipeline_checks.executed_schedule_problems([(0, "F", 0, 32), (0, "B", 0, 32)],
                                                                        4, 1, 8, 0)[0]
-    assert "rows" in pipeline.executed_schedule_problems([(0, "F", m, 16) for m in range(4)], 4, 1, 8, 0)[0]
-    assert "back-propagated" in pipeline.executed_schedule_problems(ok[:6], 4, 1, 8, 0)[0]
-    assert "step 1" in pipeline.executed_schedule_problems(ok, 4, 2, 8, 0)[0]
+    assert "rows" in pipeline_checks.executed_schedule_problems([(0, "F", m, 16) for m in range(4)], 4, 1, 8, 0)[0]
+    assert "back-propagated" in pipeline_checks.executed_schedule_problems(ok[:6], 4, 1, 8, 0)[0]
+    assert "step 1" in pipeline_checks.executed_schedule_problems(ok, 4, 2, 8, 0)[0]
 
 
 # ---------------------------------------------------------------- the model as layers
@@ -138,9 +150,9 @@ def test_layers_carry_the_data_parallel_init_and_stages_keep_their_names():
     layers = pipeline.build_layers(task, 11)
     assert np.array_equal(layers[0].fc.weight.detach().numpy(), net.inp.weight.detach().numpy())
     assert np.array_equal(layers[-1].weight.detach().numpy(), net.head.weight.detach().numpy())
-    costs = pipeline.layer_costs(task)
+    costs = pipeline_checks.layer_costs(task)
     assert costs == [sum(p.numel() for p in layer.parameters()) for layer in layers]
-    starts = pipeline.partition(costs, 2)
+    starts = reference.partition(costs, 2)
     names = [set(tasks.weights(pipeline.stage_of(layers, starts, r))) for r in range(2)]
     assert names[0].isdisjoint(names[1]) and names[0] | names[1] == set(tasks.weights(layers))
     with pytest.raises(tasks.TaskError):
@@ -159,31 +171,32 @@ def _cells(extra: str = "") -> list[str]:
 @pytest.mark.slow
 def test_the_grader_gpipe_on_judge_ranks_matches_the_unsplit_model():
     task = pipeline.check_task(tasks.make_task(**SMALL))
-    judge = Launcher(None, None, 30.0)        # no notebook: the judge's own ranks
+    judge = Launcher(None, None, 30.0, module=(str(GRADER), "reference"))   # the judge's own ranks: no notebook
+    starts = reference.partition(pipeline_checks.layer_costs(task), 2)
     try:
         judge.handle({"op": "bench_pool", "world_size": 2, "threads": 1, "cores": None, "backend": "gloo"})
-        want, losses = pipeline.run_reference(task, 5, 3)
+        want, losses = pipeline_checks.run_reference(task, 5, 3)
         for n_micro in (1, 4):
             replies = judge.handle({"op": "bench_run", "task": task, "mode": "gpipe", "seed": 5, "steps": 3,
-                                    "options": {"n_micro": n_micro}})
-            merged, problems = pipeline.merge_stage_weights([r["weights"] for r in replies])
+                                    "options": {"n_micro": n_micro, "starts": starts, "step_fn": "gpipe_step"}})
+            merged, problems = pipeline_checks.merge_stage_weights([r["weights"] for r in replies])
             assert problems == []
             for name in want:
                 np.testing.assert_allclose(merged[name], want[name], rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(replies[-1]["losses"], losses, rtol=1e-5)
             assert replies[0]["losses"] == [None] * 3
             # recv is counted once although torch implements it with irecv
-            assert pipeline.p2p_bytes(replies[0]["comm"]) == (32 * 32 * 4 * 3,) * 2
+            assert pipeline_checks.p2p_bytes(replies[0]["comm"]) == (32 * 32 * 4 * 3,) * 2
         with pytest.raises(Exception, match="does not define `pipeline_step`"):
             judge.handle({"op": "bench_run", "task": task, "mode": "pipeline", "seed": 5, "steps": 1,
-                          "options": {"n_micro": 2}})
+                          "options": {"n_micro": 2, "starts": starts}})
     finally:
         judge.close()
 
 
 @pytest.mark.slow
 def test_the_solution_pipeline_verifies_and_broken_ones_are_caught(start):
-    bench = start(_cells('''
+    bench = start(grader="m10-model-parallel", cells=_cells('''
 def one_f_one_b(stage, inputs, targets, *, n_micro, loss_fn, act_shape, group=None):
     """Right gradients, but each micro-batch goes backward right after its forward (not GPipe)."""
     rank, world = dist.get_rank(group), dist.get_world_size(group)
@@ -227,7 +240,7 @@ def one_f_one_b(stage, inputs, targets, *, n_micro, loss_fn, act_shape, group=No
 
 @pytest.mark.slow
 def test_a_timed_pipeline_runs_against_the_judges_naive_ranks(start):
-    bench = start(_cells('''
+    bench = start(grader="m10-model-parallel", cells=_cells('''
 def no_micro_batches(stage, inputs, targets, *, n_micro, loss_fn, act_shape, group=None):
     return pipeline_step(stage, inputs, targets, n_micro=1, loss_fn=loss_fn,
                          act_shape=(act_shape[0] * n_micro, act_shape[1]), group=group)

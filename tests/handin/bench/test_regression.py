@@ -39,7 +39,7 @@ SMALL = dict(rows=1001, d_in=8, partitions=4, uneven=False)   # near-equal parti
 
 @pytest.mark.parametrize("loss", regression.LOSSES)
 def test_a_correct_implementation_matches_the_unpartitioned_algorithm(start, loss):
-    bench = start([SUMS])
+    bench = start([SUMS], grader="m01-distributed-regression")
     task = bench.regression_task(loss=loss, **SMALL)
     run = bench.run(task, world_size=2, mode="partitions", steps=5)
     assert bench.check(run) == []
@@ -51,7 +51,7 @@ def test_a_correct_implementation_matches_the_unpartitioned_algorithm(start, los
 
 
 def test_averages_of_averages_are_caught_with_uneven_partitions(start):
-    bench = start([MEANS])
+    bench = start([MEANS], grader="m01-distributed-regression")
     task = bench.regression_task(loss="squared", rows=1200, d_in=8, partitions=4)   # 200, 400, 200, 400 rows
     run = bench.run(task, world_size=2, mode="partitions", steps=3,
                     options={"partition_gradient_fn": "mean_gradient", "aggregate_fn": "mean_of_means"})
@@ -60,14 +60,14 @@ def test_averages_of_averages_are_caught_with_uneven_partitions(start):
 
 
 def test_a_wrong_return_type_is_the_students_error(start):
-    bench = start([SUMS + "\ndef bare(w, X, y, loss):\n    return X.T @ (X @ w - y)\n"])
+    bench = start(grader="m01-distributed-regression", cells=[SUMS + "\ndef bare(w, X, y, loss):\n    return X.T @ (X @ w - y)\n"])
     task = bench.regression_task(**SMALL)
     with pytest.raises(Exception, match=r"pair \(g_sum, n\)"):
         bench.run(task, world_size=2, mode="partitions", steps=1, options={"partition_gradient_fn": "bare"})
 
 
 def test_a_timed_run_is_verified_against_a_one_thread_unpartitioned_baseline(start):
-    bench = start([SUMS])
+    bench = start([SUMS], grader="m01-distributed-regression")
     task = bench.regression_task(rows=20000, d_in=16, partitions=4)   # 3333, 6667, 3333, 6667 rows
     rec = bench.speedup(task, mode="partitions", steps=5, warmup=1, trials=2,
                         defaults={"quiet_cores": 64.0, "baseline_threads": "per_rank"})
@@ -91,7 +91,7 @@ class _Cache:
         return _Cache._seen[key]
     _r.run_descent = _fast
 ''']
-    bench = start(cells)
+    bench = start(cells, grader="m01-distributed-regression")
     with pytest.raises(BenchError, match="timed run failed: trial 1: .*reference"):
         bench.speedup(bench.regression_task(**SMALL), mode="partitions", steps=3, warmup=1, trials=2,
                       defaults={"quiet_cores": 64.0})

@@ -18,7 +18,7 @@ from builders import REPO
 from handin.grading import grade_batch
 from handin.results import schema
 from handin.spec import load_module
-from sandbox import LocalBackend
+from sandbox import LocalBackend, get_backend
 
 pytestmark = pytest.mark.slow
 
@@ -123,3 +123,17 @@ def test_m10_solution_trials_verified_against_naive_model_parallelism(graded):
     assert "naive model parallelism" in b["baseline"]
     assert b["baseline_threads"] == b["threads_per_rank"]      # one thread per stage on both sides
     assert b["samples_per_rank"] == [16 * 1024] * 2            # every stage sees every row of every step
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_answers_taken_from_the_platform_score_only_their_own_work_under_docker(module, docker_image, tmp_path):
+    """The cheat that takes whatever the platform's package holds (graded under local above) gets
+    the same under docker: the student's side there sees the same allowlist."""
+    m = MODULES[module]
+    want = m.expected["platform_answers.ipynb"]
+    spec = load_module(REPO / "assignments" / module)
+    (r,) = grade_batch(spec, [m.fixtures / "platform_answers.ipynb"], backend=get_backend("docker"),
+                       out_dir=tmp_path, jobs=1)
+    assert r["status"] == want["status"], r["status_reason"]
+    assert want["score_min"] <= r["score"] <= want["score_max"], (r["score"], r["output"])
+    assert _bench(m, r)["status"] in want["speedup"]
