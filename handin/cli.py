@@ -414,6 +414,51 @@ def user_add(email: str, course: str, role: str, name: str, password_stdin: bool
             console.print(f"password: {made}")
 
 
+@user_group.command("reset-password")
+@click.argument("email")
+@_instance_option
+def user_reset_password(email: str, instance: Path | None) -> None:
+    """Print a one-time link (valid a day) for EMAIL to set a new password; older reset links stop working."""
+    from server.services import accounts
+
+    app = _server_app(instance)
+    with app.app_context():
+        link = _service(lambda: accounts.reset_link(email))
+    click.echo(link)
+
+
+@main.group("roster")
+def roster_group() -> None:
+    """A course's members."""
+
+
+@roster_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--course", required=True, help="Course code (created when new).")
+@_instance_option
+def roster_import(file: Path, course: str, instance: Path | None) -> None:
+    """Add or update the members listed in FILE (CSV: email,name,role[,group]); all rows or none.
+
+    New accounts get a one-time invitation link, printed here (links use HANDIN_PUBLIC_URL).
+    """
+    from server.services import accounts, roster
+
+    def run():
+        try:
+            return roster.import_csv(accounts.ensure_course(course), file.read_bytes(), actor=None)
+        except roster.RosterRejected as exc:
+            for row in exc.rows:
+                err.print(f"{file}:{row.line}: {row.error}", highlight=False, markup=False)
+            raise
+
+    app = _server_app(instance)
+    with app.app_context():
+        report = _service(run)
+    console.print(f"{course}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+    for invitation in report.invitations:
+        click.echo(f"{invitation.email} {invitation.link}")
+
+
 @main.group("token")
 def token_group() -> None:
     """API tokens (Authorization: Bearer …)."""

@@ -70,6 +70,7 @@ class Settings:
     rate_limits: bool = True
     ratelimit_storage: str = "memory://"
     lease_margin: float = 120.0       # seconds past a module's wall time before a running job is requeued
+    public_url: str = ""              # where people reach the platform, for links made outside a request (the CLI)
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -84,6 +85,7 @@ class Settings:
             instance=instance, database_url=db, broker_url=broker, ratelimit_storage=storage,
             sandbox=env.get("HANDIN_SANDBOX", "auto"),
             lease_margin=float(env.get("HANDIN_LEASE_MARGIN", "120")),
+            public_url=env.get("HANDIN_PUBLIC_URL", ""),
         )
         if "HANDIN_DISPATCH" in env:
             values["dispatch"] = env["HANDIN_DISPATCH"]

@@ -16,6 +16,7 @@ from .extensions import db
 ROLES = ("student", "ta", "teacher")
 SUBMISSION_STATES = ("queued", "running", "graded", "error")
 COUNTS = ("last", "best")
+LINK_PURPOSES = ("invite", "reset")
 
 
 def utcnow() -> dt.datetime:
@@ -77,6 +78,7 @@ class Enrollment(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
+    group_name: Mapped[str | None] = mapped_column(String(100), nullable=True)   # the roster's `group` column
 
     user: Mapped[User] = relationship(back_populates="enrollments")
     course: Mapped[Course] = relationship(back_populates="enrollments")
@@ -91,6 +93,21 @@ class ApiToken(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    user: Mapped[User] = relationship()
+
+
+class OneTimeToken(db.Model):
+    """An invitation or password-reset link: usable once, until it expires; only its sha256 is kept."""
+
+    __tablename__ = "one_time_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(8))                    # invite | reset
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User] = relationship()
 

@@ -1,16 +1,19 @@
-"""Users, course memberships, passwords and API tokens."""
+"""Users, course memberships, passwords, API tokens, and one-time invitation and reset links."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import secrets
 
-from sqlalchemy import select
+from flask import current_app, has_request_context, request
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import ROLES, ApiToken, Course, Enrollment, User, utcnow
+from ..models import LINK_PURPOSES, ROLES, ApiToken, Course, Enrollment, OneTimeToken, User, utcnow
+from . import audit
 from .errors import BadRequest, NotFound
 
 TOKEN_PREFIX = "hdn_"
@@ -91,7 +94,7 @@ def authenticate(email: str, password: str) -> User | None:
         user = find_user(email)
     except BadRequest:
         return None
-    if user is None:
+    if user is None or user.password_hash == NO_PASSWORD:
         check_password_hash(_DUMMY_HASH, password)   # same work either way: no user enumeration by timing
         return None
     if not user.active or not check_password_hash(user.password_hash, password):
@@ -100,6 +103,83 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+# An invited account before its holder sets a password: matches no password (not a werkzeug hash).
+NO_PASSWORD = "!invited"
+LINK_LIFETIME = {"invite": dt.timedelta(days=14), "reset": dt.timedelta(days=1)}
+LINK_PATH = "/auth/set-password/"
+
+
+def issue_link(user: User, purpose: str) -> str:
+    """A new one-time link for ``user`` to set a password; only its sha256 is stored, so it is shown once.
+
+    A new reset link replaces the user's unused ones: only the last link handed out works.
+    """
+    if purpose not in LINK_PURPOSES:
+        raise ValueError(f"purpose must be among {LINK_PURPOSES}")
+    now = utcnow()
+    if purpose == "reset":
+        _use_up_links(user, now)
+    token = secrets.token_urlsafe(32)
+    db.session.add(OneTimeToken(purpose=purpose, user=user, token_hash=_token_hash(token), created_at=now,
+                                expires_at=now + LINK_LIFETIME[purpose]))
+    return link_url(token)
+
+
+def link_url(token: str) -> str:
+    """The absolute address of a link: ``HANDIN_PUBLIC_URL``, else the request's host, else serve's default."""
+    base = current_app.extensions["handin"].settings.public_url
+    if not base:
+        base = request.host_url if has_request_context() else "http://127.0.0.1:8000/"
+    return base.rstrip("/") + LINK_PATH + token
+
+
+def valid_link(token: str) -> OneTimeToken | None:
+    """The unused, unexpired link ``token`` names, or None (unknown, used and expired look the same)."""
+    if not token or len(token) > 200:
+        return None
+    row = db.session.scalar(select(OneTimeToken).where(OneTimeToken.token_hash == _token_hash(token)))
+    if row is None or row.used_at is not None or row.expires_at <= utcnow() or not row.user.active:
+        return None
+    return row
+
+
+def set_password_with_link(token: str, password: str) -> User:
+    """Set the password of the link's holder and use the link up (and every other open link of theirs).
+
+    The link is marked used by a conditional UPDATE, so two requests racing with one link cannot
+    both set a password.
+    """
+    check_password_strength(password)
+    row = valid_link(token)
+    if row is None:
+        raise NotFound(LINK_GONE)
+    now = utcnow()
+    claimed = db.session.execute(update(OneTimeToken).where(OneTimeToken.id == row.id, OneTimeToken.used_at.is_(None))
+                                 .values(used_at=now).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise NotFound(LINK_GONE)
+    user = row.user
+    user.password_hash = generate_password_hash(password)
+    _use_up_links(user, now)
+    db.session.commit()
+    return user
+
+
+def reset_link(email: str) -> str:
+    """A password-reset link for ``email``, audited (the command line's: its user administers the instance)."""
+    user = require_user(email)
+    link = issue_link(user, "reset")
+    audit.record("account.reset_link", actor=None, course=None, target=user.email)
+    return link
+
+
+LINK_GONE = "this link is unknown, used or expired; ask your teacher (or the platform's admin) for a new one"
+
+
+def _use_up_links(user: User, now: dt.datetime) -> None:
+    db.session.execute(update(OneTimeToken).where(OneTimeToken.user_id == user.id, OneTimeToken.used_at.is_(None))
+                       .values(used_at=now).execution_options(synchronize_session=False))
 
 
 def create_token(user: User) -> str:

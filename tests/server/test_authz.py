@@ -18,7 +18,7 @@ def test_every_route_declares_its_access(app):
 def test_only_login_and_static_pages_are_public(app):
     public = sorted(rule.endpoint for rule in app.url_map.iter_rules()
                     if access_of(app.view_functions[rule.endpoint]).kind == "public")
-    assert public == ["api.openapi", "auth.index", "auth.login", "static"]
+    assert public == ["api.openapi", "auth.index", "auth.login", "auth.set_password", "static"]
 
 
 def test_teacher_and_ta_routes_require_staff_roles(app):
@@ -49,7 +49,7 @@ def test_a_route_that_declares_nothing_is_refused_at_run_time(app):
 
 def test_pages_need_a_sign_in(client, world):
     for url in ("/courses", "/courses/c1/", f"/courses/c1/assignments/{M02}/", "/courses/c1/grades",
-                "/submissions/1", "/courses/c1/teach/", "/courses/c1/review/"):
+                "/submissions/1", "/courses/c1/teach/", "/courses/c1/review/", "/courses/c1/teach/people"):
         r = client.get(url)
         assert r.status_code == 302 and "/login" in r.headers["Location"], url
 
@@ -60,6 +60,8 @@ def test_pages_need_a_sign_in(client, world):
     ("alice", "/courses/c1/teach/", 404),
     ("alice", "/courses/c1/review/", 404),
     ("ta", "/courses/c1/teach/", 404),
+    ("ta", "/courses/c1/teach/people", 404),
+    ("teacher", "/courses/c1/teach/people", 200),
     ("ta", "/courses/c1/review/", 200),
     ("teacher", "/courses/c1/teach/", 200),
     ("teacher", f"/courses/c1/assignments/m09-data-parallel/", 200),

@@ -264,10 +264,11 @@ def test_teacher_routes_are_404_for_students_tas_and_other_courses(client, world
         for rule in app.url_map.iter_rules():
             if rule.endpoint.startswith("teacher."):
                 values = {k: v for k, v in {"course": "c1", "module": M09, "verb": "release",
-                                             "submission_id": sub_id}.items() if k in rule.arguments}
+                                             "submission_id": sub_id, "user_id": world.user_id("bob")}.items()
+                          if k in rule.arguments}
                 urls.append((rule.endpoint, "POST" if "POST" in rule.methods else "GET",
                              url_for(rule.endpoint, **values)))
-    assert len(urls) == 8
+    assert len(urls) == 12
     for who in ("alice", "ta", "carol"):
         world.login(client, who)
         for endpoint, method, url in urls:

@@ -26,8 +26,8 @@ def _params(*names: str) -> list[dict]:
 
 
 def _op(summary: str, responses: dict, *, params: tuple[str, ...] = (), errors: tuple[str, ...] = ("401", "404"),
-        **extra) -> dict:
-    return {"summary": summary, "parameters": _params(*params),
+        extra_params: tuple[dict, ...] = (), **extra) -> dict:
+    return {"summary": summary, "parameters": _params(*params) + list(extra_params),
             "responses": {**responses, **{e: ERRORS[e] for e in errors}}, **extra}
 
 
@@ -78,6 +78,25 @@ def document() -> dict:
                     "type": "object", "properties": {"queued": {"type": "integer"},
                                                      "ids": {"type": "array", "items": {"type": "integer"}}}}}}}},
                 params=("course", "module"))},
+            "/courses/{course}/members": {"get": _op(
+                "The course's members, teachers first (TAs and teachers)", {"200": _json("Member", array=True)},
+                params=("course",), errors=("400", "401", "404"),
+                description="`q` matches email or name (any case); `role` keeps one role.",
+                extra_params=({"name": "q", "in": "query", "schema": {"type": "string"}},
+                              {"name": "role", "in": "query", "schema": {"enum": ["student", "ta", "teacher"]}}))},
+            "/courses/{course}/roster": {"post": _op(
+                "Import the roster from CSV (teachers): all rows or none",
+                {"200": _json("RosterImport", "imported"),
+                 "422": {"description": "bad rows, each with its line; nothing was imported",
+                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RosterError"}}}}},
+                params=("course",), errors=("400", "401", "404", "409", "413"),
+                description="Header `email,name,role` and an optional `group` column (role: student, ta or "
+                            "teacher), UTF-8. Members already in the course are updated, never duplicated; "
+                            "new accounts get a one-time invitation link (returned here, shown once).",
+                requestBody={"required": True, "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "the CSV file"}}}}}})},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
@@ -96,6 +115,20 @@ def document() -> dict:
                     "max_attempts": {"type": ["integer", "null"]}, "attempts_used": {"type": "integer"},
                     "attempts_left": {"type": ["integer", "null"]}, "counts": {"enum": ["last", "best"]},
                     "grades_published": {"type": "boolean"}}},
+                "Member": {"type": "object", "required": ["email", "name", "role", "group"], "properties": {
+                    "email": {"type": "string"}, "name": {"type": "string"},
+                    "role": {"enum": ["student", "ta", "teacher"]},
+                    "group": {"type": ["string", "null"], "description": "the roster's group column; null when none"}}},
+                "RosterImport": {"type": "object", "required": ["added", "updated", "invitations"], "properties": {
+                    "added": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"},
+                    "invitations": {"type": "array", "items": {"type": "object", "properties": {
+                        "email": {"type": "string"},
+                        "link": {"type": "string", "description": "one-time link to set a password"}}}}}},
+                "RosterError": {"type": "object", "required": ["error", "rows"], "properties": {
+                    "error": {"type": "string"},
+                    "rows": {"type": "array", "items": {"type": "object", "properties": {
+                        "line": {"type": "integer", "description": "1 is the header"},
+                        "error": {"type": "string"}}}}}},
                 "Queued": {"type": "object", "required": ["id", "status"], "properties": {
                     "id": {"type": "integer"}, "status": {"const": "queued"}, "attempt": {"type": "integer"},
                     "url": {"type": "string"}}},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from handin.report import render_student_report
@@ -10,7 +12,7 @@ from ... import REPORT_CSP
 from ...authz import api, public
 from ...dispatch import dispatch
 from ...extensions import csrf, limiter
-from ...services import accounts, grades, submissions, teaching
+from ...services import accounts, grades, roster, submissions, teaching
 from ...services.errors import BadRequest
 from ...serialize import assignment_json, submission_json
 from .openapi import document
@@ -90,3 +92,26 @@ def regrade(course: str, module: str):
     return jsonify(queued=len(queued), ids=queued), 202
 
 
+@bp.route("/courses/<course>/members")
+@api("ta", "teacher")
+def members(course: str):
+    found = roster.members(g.enrollment.course, search=request.args.get("q", ""), role=request.args.get("role") or None)
+    return jsonify([{"email": m.email, "name": m.name, "role": m.role, "group": m.group} for m in found])
+
+
+@bp.route("/courses/<course>/roster", methods=["POST"])
+@api("teacher")
+def import_roster(course: str):
+    upload = request.files.get("file")
+    if upload is not None:
+        data = upload.read()
+    elif request.mimetype == "text/csv":
+        data = request.get_data()
+    else:
+        raise BadRequest("send the roster as a text/csv body or as the multipart form field 'file'")
+    try:
+        report = roster.import_csv(g.enrollment.course, data, actor=g.api_user)
+    except roster.RosterRejected as exc:
+        return jsonify(error=exc.message, rows=[asdict(r) for r in exc.rows]), 422
+    return jsonify(added=report.added, updated=report.updated, unchanged=report.unchanged,
+                   invitations=[asdict(i) for i in report.invitations])

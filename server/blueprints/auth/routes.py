@@ -1,4 +1,4 @@
-"""Signing in and out."""
+"""Signing in and out, and setting a password through a one-time invitation or reset link."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from flask_login import current_user, login_user, logout_user
 from ...authz import public, signed_in
 from ...extensions import db, limiter
 from ...services import accounts
-from .forms import LoginForm
+from ...services.errors import BadRequest, NotFound
+from .forms import LoginForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
 
@@ -46,6 +47,28 @@ def logout():
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/auth/set-password/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit("20 per minute", methods=["POST"])
+def set_password(token: str):
+    """The holder of a valid link chooses a password; the link is then used up. No sign-in needed."""
+    link = accounts.valid_link(token)
+    if link is None:
+        raise NotFound(accounts.LINK_GONE)   # the error page, 404: unknown, used and expired look alike
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_password_with_link(token, form.password.data or "")
+        except BadRequest as exc:
+            form.password.errors = [exc.message]
+        else:
+            logout_user()   # whoever was signed in here, the link's holder signs in anew
+            flash("Your password is set: sign in with it.", "success")
+            return redirect(url_for("auth.login"), 303)
+    return render_template("auth/set_password.html", form=form, email=link.user.email,
+                           invite=link.purpose == "invite"), 200 if request.method == "GET" else 400
 
 
 def _login_key() -> str:

@@ -1,11 +1,12 @@
 import datetime as dt
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import DateTimeLocalField, FloatField, HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional
 
-from ...models import COUNTS
+from ...models import COUNTS, ROLES
 
 BACK = ("dashboard", "assignment", "review")   # where a button's POST returns to
 
@@ -25,3 +26,12 @@ class SettingsForm(FlaskForm):
                                validators=[InputRequired(), NumberRange(0, 365)])
     max_attempts = IntegerField("Attempts (blank: unlimited)", validators=[Optional(), NumberRange(1, 1000)])
     counts = SelectField("Submission that counts", choices=[SelectChoice(c, f"the {c} graded attempt") for c in COUNTS])
+
+
+class RosterForm(FlaskForm):
+    roster = FileField("Roster (CSV, UTF-8; header email,name,role and an optional group)",
+                       validators=[FileRequired("choose a CSV file")])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=list(ROLES), validators=[AnyOf(ROLES)])
