@@ -109,15 +109,16 @@ LINK_LIFETIME = {"invite": dt.timedelta(days=14), "reset": dt.timedelta(days=1)}
 LINK_PATH = "/auth/set-password/"
 
 
-def issue_link(user: User, purpose: str) -> str:
+def issue_link(user: User, purpose: str, *, new_user: bool = False) -> str:
     """A new one-time link for ``user`` to set a password; only its sha256 is stored, so it is shown once.
 
-    A new reset link replaces the user's unused ones: only the last link handed out works.
+    It replaces the user's unused links: only the last link handed out works (``new_user``: there
+    are none to look for).
     """
     if purpose not in LINK_PURPOSES:
         raise ValueError(f"purpose must be among {LINK_PURPOSES}")
     now = utcnow()
-    if purpose == "reset":
+    if not new_user:
         _use_up_links(user, now)
     token = secrets.token_urlsafe(32)
     db.session.add(OneTimeToken(purpose=purpose, user=user, token_hash=_token_hash(token), created_at=now,

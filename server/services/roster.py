@@ -185,7 +185,7 @@ def import_csv(course: Course, data: bytes, *, actor: User | None) -> ImportRepo
                 if user is None:
                     user = User(email=r.email, name=r.name, password_hash=accounts.NO_PASSWORD)
                     db.session.add(user)
-                    invitations.append(Invitation(r.email, accounts.issue_link(user, "invite")))
+                    invitations.append(Invitation(r.email, accounts.issue_link(user, "invite", new_user=True)))
                 else:
                     user.name = r.name
                 db.session.add(Enrollment(user=user, course=course, role=r.role, group_name=r.group))
@@ -273,3 +273,18 @@ def remove(course: Course, user_id: int, *, actor: User) -> str:
     db.session.commit()
     return email
 
+
+def invite_again(course: Course, user_id: int, *, actor: User) -> Invitation:
+    """A new invitation link for a member who has not set a password yet (the old link stops working).
+
+    Only for them: a teacher cannot take over an account its holder already uses (that is a
+    password reset, for the platform's admin: ``handin user reset-password``).
+    """
+    accounts.membership(actor, course.code, ("teacher",))
+    e = member(course, user_id)
+    if e.user.password_hash != accounts.NO_PASSWORD:
+        raise Conflict(f"{e.user.email} has set a password already; the platform's admin can send a reset link")
+    link = accounts.issue_link(e.user, "invite")
+    audit.record("member.invite", actor=actor, course=course, target=e.user.email)
+    db.session.commit()
+    return Invitation(e.user.email, link)

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 from urllib.parse import urlsplit
@@ -295,6 +296,33 @@ def test_role_change_and_removal_with_confirmation_are_audited(client, world, ap
         assert entries["member.remove"].target == "bob@example.org" and entries["member.remove"].detail["role"] == "ta"
     world.login(client, "bob")
     assert client.get("/courses/c1/").status_code == 404
+
+
+def test_a_new_invitation_link_for_who_has_not_set_a_password(client, world, app):
+    old = invite(client, world)
+    world.login(client, "teacher")
+    with app.app_context():
+        dan = accounts.require_user("dan@example.org").id
+    html = client.get(PEOPLE).get_data(as_text=True)
+    assert f'id="invite-{dan}"' in html and f'id="invite-{world.user_id("alice")}"' not in html
+    r = client.post(f"{PEOPLE}/{dan}/invite")
+    assert r.status_code == 200
+    new = urlsplit(shown_link(r.get_data(as_text=True))).path
+    assert new != old and client.get(old).status_code == 404      # the old link stops working
+    r = client.post(f"{PEOPLE}/{world.user_id('alice')}/invite", follow_redirects=True)
+    assert b"has set a password already" in r.data                 # no taking over a used account
+    assert client.post(f"{PEOPLE}/{world.user_id('carol')}/invite").status_code == 404   # not in c1
+    r = client.post(new, data={"password": "long enough pass", "confirm": "long enough pass"})
+    assert r.status_code == 303
+    with app.app_context():
+        assert accounts.authenticate("dan@example.org", "long enough pass") is not None
+        [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "member.invite")).all()
+        assert entry.target == "dan@example.org"
+
+
+def shown_link(html: str) -> str:
+    [link] = re.findall(r'<code class="link">([^<]+)</code>', html)
+    return link
 
 
 def test_people_forms_carry_csrf_tokens(client, world, app):

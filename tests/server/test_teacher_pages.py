@@ -268,7 +268,7 @@ def test_teacher_routes_are_404_for_students_tas_and_other_courses(client, world
                           if k in rule.arguments}
                 urls.append((rule.endpoint, "POST" if "POST" in rule.methods else "GET",
                              url_for(rule.endpoint, **values)))
-    assert len(urls) == 12
+    assert len(urls) == 13
     for who in ("alice", "ta", "carol"):
         world.login(client, who)
         for endpoint, method, url in urls:

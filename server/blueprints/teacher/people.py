@@ -8,7 +8,7 @@ from flask_login import current_user
 from ...authz import course_role
 from ...models import ROLES
 from ...services import roster
-from ...services.errors import ServiceError
+from ...services.errors import Conflict, ServiceError
 from .forms import ActionForm, RoleForm, RosterForm
 from .routes import _me, bp
 
@@ -20,13 +20,14 @@ def people(course: str):
 
 
 def _page(form: RosterForm, *, report: roster.ImportReport | None = None,
-          rejected: roster.RosterRejected | None = None, status: int = 200):
+          rejected: roster.RosterRejected | None = None, invitations: list[roster.Invitation] = (),
+          status: int = 200):
     search, role = request.args.get("q", ""), request.args.get("role")
     role = role if role in ROLES else None
     c = g.enrollment.course
     return render_template("teacher/people.html", course=c, members=roster.members(c, search=search, role=role),
                            search=search, role=role, form=form, report=report, rejected=rejected,
-                           me=current_user.id), status
+                           invitations=report.invitations if report else invitations, me=current_user.id), status
 
 
 @bp.route("/people/import", methods=["POST"])
@@ -58,6 +59,20 @@ def set_role(course: str, user_id: int):
             flash(exc.message, "error")
         else:
             flash(f"{e.user.email} is now {form.role.data}." if changed else "Nothing changed.", "success")
+    return redirect(url_for(".people", course=course), 303)
+
+
+@bp.route("/people/<int:user_id>/invite", methods=["POST"])
+@course_role("teacher")
+def invite_again(course: str, user_id: int):
+    """A fresh invitation link, shown in this answer only (like an import's)."""
+    if ActionForm().validate_on_submit():
+        try:
+            invitation = roster.invite_again(g.enrollment.course, user_id, actor=_me())
+        except Conflict as exc:   # NotFound stays a 404
+            flash(exc.message, "error")
+        else:
+            return _page(RosterForm(formdata=None), invitations=[invitation])
     return redirect(url_for(".people", course=course), 303)
 
 
