@@ -278,6 +278,7 @@ def _common_view(results: dict) -> dict[str, Any]:
         "status_reason": _text(results.get("status_reason")),
         "execution_time": f"{_num(results['execution_time'])} s" if _is_number(results.get("execution_time")) else "",
         "late": _late_view(results.get("late")),
+        "override": _override_view(results.get("override")),
         "notebook": _notebook_view(results.get("notebook")),
         "submission": {
             "id": _text(sub.get("id")),
@@ -302,6 +303,19 @@ def _late_view(late: Any) -> dict[str, Any] | None:
         "points_deducted": _num(late.get("points_deducted")) if _is_number(late.get("points_deducted")) else "",
         "submitted_at": _text(late.get("submitted_at")),
         "due": _text(late.get("due")),
+    }
+
+
+def _override_view(override: Any) -> dict[str, str] | None:
+    """A grade changed by course staff: the score and grade above are theirs; this says what was computed."""
+    if not isinstance(override, dict):
+        return None
+    label = override.get("computed_label")
+    return {
+        "by": _text(override.get("by")) or "course staff",
+        "computed_score": _num(override.get("computed_points")),
+        "computed_label": _text(label) if label is not None else "",
+        "comment": _text(override.get("comment")),
     }
 
 

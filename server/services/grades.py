@@ -35,6 +35,28 @@ def counted(a: Assignment, user_id: int) -> Submission | None:
     return subs[0]
 
 
+def current_results(sub: Submission) -> dict | None:
+    """results.json with the grade that stands now, for the reports to agree with every page.
+
+    A staff override replaces the computed score, percent and grade, and travels as ``override``
+    (what was computed, who changed it and why), so no regrade is needed for the report to show it.
+    """
+    if sub.result is None:
+        return None
+    doc = copy.deepcopy(sub.result.doc)
+    g = sub.grade
+    if g is not None and g.overridden:
+        doc["override"] = {"points": g.final_points, "label": g.final_label, "passed": g.final_passed,
+                           "computed_points": g.points, "computed_label": g.label,
+                           "comment": g.override_comment or "",
+                           "by": g.override_by.display_name if g.override_by else "staff"}
+        doc["score"] = g.final_points
+        doc["percent"] = 100.0 * g.final_points / g.max_points if g.max_points else 0.0
+        grade = doc["grade"] if isinstance(doc.get("grade"), dict) else {}
+        doc["grade"] = {**grade, "label": g.final_label, "passed": g.final_passed}
+    return doc
+
+
 def student_results(sub: Submission, now=None) -> dict | None:
     """results.json as this submission's student may see it now.
 
@@ -42,9 +64,9 @@ def student_results(sub: Submission, now=None) -> dict | None:
     ``after_due_date`` ones once the deadline has passed; ``hidden`` stay hidden. The core's
     student report then shows only what is visible.
     """
-    if sub.result is None:
+    doc = current_results(sub)
+    if doc is None:
         return None
-    doc = copy.deepcopy(sub.result.doc)
     a = sub.assignment
     now = now or utcnow()
     reveal = {"after_published": a.grades_published, "after_due_date": a.due is not None and now > a.due}

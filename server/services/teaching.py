@@ -15,6 +15,8 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from handin.report import render_ta_report
+
 from ..extensions import db
 from ..models import COUNTS, Assignment, AuditEntry, Course, Submission, User, utcnow
 from . import audit, catalog, grades, jobs
@@ -159,3 +161,23 @@ def ta_report(sub: Submission) -> Path | None:
     root = current_app.extensions["handin"].instance.resolve()
     path = (root / sub.result.report_dir / "ta.html").resolve()
     return path if path.is_relative_to(root) and path.is_file() else None
+
+
+def ta_report_html(sub: Submission) -> str | None:
+    """The full report rendered now, from the stored run and logs, with the grade that stands now.
+
+    The ta.html written at grading time knows only the computed grade; rendering again keeps the
+    report in step with an override without a regrade.
+    """
+    path = ta_report(sub)
+    if path is None:
+        return None
+    logs = {name: _read_log(path.parent / f"{name}.log") for name in ("student", "judge")}
+    return render_ta_report(grades.current_results(sub), student_log=logs["student"], judge_log=logs["judge"])
+
+
+def _read_log(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

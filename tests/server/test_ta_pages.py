@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.models import AuditEntry, Submission
-from server.services import accounts, catalog, jobs
+from server.services import accounts, catalog, grades, jobs
 from webtools import PASSWORD, SOLUTION, STARTER, upload
 
 REVIEW = "/courses/c1/review"
@@ -178,3 +178,26 @@ def test_a_submission_is_only_reached_through_its_own_course(client, world, app)
     with app.app_context():
         sub = db.session.get(Submission, sub_id)
         assert sub.status == "graded" and not sub.grade.overridden
+
+
+def test_after_an_override_both_reports_show_the_grade_that_stands(client, world, app):
+    sub_id = timed_out(client, world, app)
+    world.login(client, "ta")
+    before = client.get(f"{REVIEW}/submissions/{sub_id}/ta.html").get_data(as_text=True)
+    assert "0 / 29" in before and "Grade changed" not in before
+    comment = "graded by hand from the notebook"
+    assert client.post(f"{REVIEW}/submissions/{sub_id}/override",
+                       data={"points": "24", "comment": comment}).status_code == 303
+    with app.app_context():
+        a = db.session.get(Submission, sub_id).assignment
+        grades.set_published(a, True, actor=accounts.require_user(world.emails["teacher"]))
+    ta = client.get(f"{REVIEW}/submissions/{sub_id}/ta.html")
+    assert ta.headers["Content-Security-Policy"] == TA_CSP
+    world.login(client, "alice")
+    mine = client.get(f"/submissions/{sub_id}/report").get_data(as_text=True)
+    for report in (ta.get_data(as_text=True), mine):
+        cards = report.split('id="override"')[0]
+        assert "24 / 29" in cards and "82.8%" in cards and ">B<" in cards and "0 / 29" not in cards
+        notice = report.split('id="override"')[1]
+        assert "computed 0 / 29, grade F" in notice and comment in notice
+    assert STUDENT_LOG in ta.get_data(as_text=True)                   # the logs are still there

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, send_file, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, url_for
 from flask_login import current_user
 
 from ... import REPORT_CSP
@@ -35,13 +35,11 @@ def review(course: str, submission_id: int):
 @bp.route("/submissions/<int:submission_id>/ta.html")
 @course_role("ta", "teacher")
 def report(course: str, submission_id: int):
-    path = teaching.ta_report(teaching.submission_in(g.enrollment.course, submission_id))
-    if path is None:
+    html = teaching.ta_report_html(teaching.submission_in(g.enrollment.course, submission_id))
+    if html is None:
         abort(404)
-    response = send_file(path, mimetype="text/html", max_age=0)
-    response.headers["Content-Security-Policy"] = REPORT_CSP
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return Response(html, mimetype="text/html",
+                    headers={"Content-Security-Policy": REPORT_CSP, "Cache-Control": "private, no-store"})
 
 
 @bp.route("/submissions/<int:submission_id>/override", methods=["POST"])
