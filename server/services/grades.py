@@ -35,6 +35,25 @@ def counted(a: Assignment, user_id: int) -> Submission | None:
     return subs[0]
 
 
+def standing_ids(a: Assignment) -> set[int]:
+    """Per student, the attempt that stands: the one that counts, or the latest when none is graded.
+
+    A latest attempt the platform failed to grade stands too: once graded it may be the one that
+    counts. Every other attempt is superseded: regrading it or reviewing it changes no grade.
+    """
+    by_user: dict[int, list[Submission]] = {}
+    for sub in db.session.scalars(select(Submission).where(Submission.assignment_id == a.id)
+                                  .order_by(Submission.attempt.desc())):
+        by_user.setdefault(sub.user_id, []).append(sub)
+    ids = set()
+    for user_id, subs in by_user.items():
+        sub = counted(a, user_id)
+        ids.add(sub.id if sub is not None else subs[0].id)
+        if subs[0].status == "error":
+            ids.add(subs[0].id)
+    return ids
+
+
 def current_results(sub: Submission) -> dict | None:
     """results.json with the grade that stands now, for the reports to agree with every page.
 
@@ -201,11 +220,17 @@ class ReviewItem:
 
 
 def review_queue(course: Course) -> list[ReviewItem]:
-    """Runs that errored, timed out or ran out of memory, speedups held for review, borderline grades."""
+    """Runs that errored, timed out or ran out of memory, speedups held for review, borderline grades.
+
+    Only attempts that stand (:func:`standing_ids`): a superseded attempt changes no grade.
+    """
     items = []
+    standing = set().union(*(standing_ids(a) for a in course.assignments))
     subs = db.session.scalars(select(Submission).join(Assignment).where(Assignment.course_id == course.id)
                               .order_by(Submission.submitted_at.desc()))
     for sub in subs:
+        if sub.id not in standing:
+            continue
         reasons = []
         if sub.status == "error":
             reasons.append("the platform failed to grade it")

@@ -108,12 +108,20 @@ def update_settings(a: Assignment, new: AssignmentSettings, *, actor: User) -> b
     return True
 
 
-def regrade_all(a: Assignment, *, actor: User) -> list[int]:
-    """Queue every graded or failed submission of ``a`` again; returns the ids to dispatch."""
+def regrade_targets(a: Assignment, *, every: bool = False) -> list[int]:
+    """The submissions of ``a`` a regrade asks for: those that stand (one per student), or ``every`` attempt."""
+    ids = db.session.scalars(select(Submission.id).where(Submission.assignment_id == a.id).order_by(Submission.id))
+    standing = None if every else grades.standing_ids(a)
+    return [i for i in ids if standing is None or i in standing]
+
+
+def regrade_all(a: Assignment, *, actor: User, every: bool = False) -> list[int]:
+    """Queue again the graded or failed submissions of ``a`` that stand, or of ``every`` attempt.
+
+    Returns the ids to dispatch.
+    """
     _teaches(actor, a.course)
-    ids = list(db.session.scalars(select(Submission.id).where(Submission.assignment_id == a.id)
-                                  .order_by(Submission.id)))
-    return jobs.regrade(ids, actor=actor, assignment=a)
+    return jobs.regrade(regrade_targets(a, every=every), actor=actor, assignment=a)
 
 
 def regrade_one(sub: Submission, *, actor: User) -> list[int]:

@@ -191,6 +191,18 @@ def test_regrade_is_for_teachers_and_queues_each_submission_once(client, world, 
     assert second.get_json() == {"queued": 0, "ids": []}
 
 
+def test_regrade_takes_the_latest_attempt_per_student_unless_asked_for_every_attempt(client, world, app):
+    ids = [upload(client, world, "alice", STARTER).get_json()["id"] for _ in range(2)]
+    with app.app_context():   # graded, but neither has a grade: the latest stands
+        for sub_id in ids:
+            db.session.get(Submission, sub_id).status = "graded"
+        db.session.commit()
+    url = f"/api/v1/courses/c1/assignments/{M02}/regrade"
+    assert client.post(url, headers=world.headers("teacher")).get_json() == {"queued": 1, "ids": [ids[1]]}
+    every = client.post(f"{url}?attempts=every", headers=world.headers("teacher"))
+    assert every.get_json() == {"queued": 1, "ids": [ids[0]]}
+
+
 def test_rate_limit_on_submitting_is_429(tmp_path, database_url):
     from webtools import PASSWORD, World, make_settings
     from server import create_app

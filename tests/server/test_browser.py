@@ -99,6 +99,8 @@ def test_a_teacher_unreleases_and_releases_a_module_and_exports_the_gradebook(pa
     row = page.locator(f"#row-{module}")
     expect(row.locator("[data-field=released]")).to_have_text("released")
     page.click(f"#unrelease-{module}")
+    expect(page.locator("h1")).to_contain_text("Hide")      # it asks first
+    page.click("#confirm")
     expect(page.locator(".flash.success")).to_contain_text("hidden from students")
     expect(row.locator("[data-field=released]")).to_have_text("hidden")
     shot(page, "teacher-unreleased")

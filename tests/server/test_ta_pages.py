@@ -78,6 +78,15 @@ def test_review_queue_lists_timeouts_and_platform_failures_of_this_course(client
     assert "the platform failed to grade it" in rows[str(error)] and "status-error" in rows[str(error)]
 
 
+def test_review_queue_lists_only_the_attempt_that_stands(client, world, app):
+    first, second = timed_out(client, world, app, "alice"), timed_out(client, world, app, "alice")
+    error = broken(client, world, app, "bob")
+    world.login(client, "ta")
+    html = client.get(f"{REVIEW}/").get_data(as_text=True)
+    assert f'">#{second}<' in html and f'">#{error}<' in html
+    assert f'">#{first}<' not in html          # superseded: the second attempt counts
+
+
 def test_review_page_shows_the_ta_report_framed_and_the_platform_error(client, world, app):
     slow = timed_out(client, world, app)
     error = broken(client, world, app, "bob")

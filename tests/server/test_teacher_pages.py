@@ -66,6 +66,17 @@ def failed(client, world, app, who: str) -> int:
     return sub_id
 
 
+def stored(client, world, app, who: str, points: float) -> int:
+    """Upload as ``who`` and store a graded result of ``points`` of 29 without running anything."""
+    sub_id = upload(client, world, who, STARTER).get_json()["id"]
+    with app.app_context():
+        token = jobs.claim(sub_id)
+        results = {"status": "ok", "score": points, "max_score": 29.0, "percent": 100.0 * points / 29,
+                   "grade": {"scale": "a-f", "label": "C", "passed": True}, "tests": []}
+        assert jobs.store_result(sub_id, token, results, report_dir="") == "graded"
+    return sub_id
+
+
 def audit(app, action: str) -> list[AuditEntry]:
     with app.app_context():
         entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)
@@ -106,7 +117,7 @@ def test_release_and_unrelease_are_audited(client, world, app):
     world.login(client, "alice")
     assert client.get(f"/courses/c1/assignments/{M09}/").status_code == 200
     world.login(client, "teacher")
-    r = client.post(f"{TEACH}/assignments/{M09}/unrelease", data={"back": "assignment"})
+    r = client.post(f"{TEACH}/assignments/{M09}/unrelease", data={"back": "assignment", "confirm": "yes"})
     assert r.status_code == 303 and r.headers["Location"] == f"{TEACH}/assignments/{M09}/"
     assert not assignment(app, M09).released
     world.login(client, "alice")
@@ -159,11 +170,11 @@ def test_regrade_all_twice_queues_each_submission_once(client, world, app):
     waiting = upload(client, world, "bob").get_json()["id"]
     world.login(client, "teacher")
     url = f"{TEACH}/assignments/{M02}/regrade"
-    r = client.post(url, data={"back": "assignment"}, follow_redirects=True)
+    r = client.post(url, data={"back": "assignment", "confirm": "yes"}, follow_redirects=True)
     assert b"1 submission queued for regrading" in r.data
     with app.app_context():
         assert {s.id: s.status for s in db.session.scalars(select(Submission))} == {done: "queued", waiting: "queued"}
-    assert b"0 submissions queued" in client.post(url, follow_redirects=True).data
+    assert b"0 submissions queued" in client.post(url, data={"confirm": "yes"}, follow_redirects=True).data
     assert [e.detail["submissions"] for e in audit(app, "assignment.regrade")] == [[done], []]
 
 
@@ -186,7 +197,7 @@ def test_publish_and_unpublish_grades(client, world, app, solution_run):
     world.login(client, "alice")
     assert b"provisional" in client.get("/courses/c1/grades").data
     world.login(client, "teacher")
-    assert client.post(f"{TEACH}/assignments/{M02}/publish").status_code == 303
+    assert client.post(f"{TEACH}/assignments/{M02}/publish", data={"confirm": "yes"}).status_code == 303
     assert assignment(app).grades_published and assignment(app).published_at is not None
     world.login(client, "alice")
     assert b"provisional" not in client.get("/courses/c1/grades").data
@@ -268,7 +279,7 @@ def test_teacher_routes_are_404_for_students_tas_and_other_courses(client, world
                           if k in rule.arguments}
                 urls.append((rule.endpoint, "POST" if "POST" in rule.methods else "GET",
                              url_for(rule.endpoint, **values)))
-    assert len(urls) == 13
+    assert len(urls) == 14
     for who in ("alice", "ta", "carol"):
         world.login(client, who)
         for endpoint, method, url in urls:
@@ -292,3 +303,56 @@ def test_teacher_forms_carry_a_csrf_token(client, world, app):
     settings = client.get(f"{TEACH}/assignments/{M09}/").get_data(as_text=True)
     assert 'id="csrf_token"' in settings.split('id="settings"')[1]
     assert assignment(app, M09).released
+
+
+@pytest.mark.parametrize("verb,url", [("unrelease", "unrelease"), ("publish", "publish"), ("regrade", "regrade"),
+                                      ("regrade-every", "regrade-every-attempt")])
+def test_unrelease_publish_and_regrades_ask_first_and_change_nothing_until_confirmed(client, world, app, verb, url):
+    done = stored(client, world, app, "alice", 20)
+    app.config["WTF_CSRF_ENABLED"] = True      # as in production (the fixtures turn it off)
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    client.post("/login", data={"email": world.emails["teacher"], "password": PASSWORD, "csrf_token": token})
+    token = csrf_token(client.get(f"{TEACH}/assignments/{M02}/").get_data(as_text=True))
+    r = client.post(f"{TEACH}/assignments/{M02}/{url}", data={"csrf_token": token, "back": "dashboard"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="confirm-form"' in page and "?</h1>" in page
+    assert 'name="confirm" value="yes"' in page and 'name="back" value="dashboard"' in page
+    assert f'action="{TEACH}/assignments/{M02}/{url}"' in page and f'href="{TEACH}/"' in page   # cancel
+    a = assignment(app)
+    assert a.released and not a.grades_published and not audit(app, "assignment.regrade")
+    with app.app_context():
+        assert db.session.get(Submission, done).status == "graded"
+    # The confirmation still needs the CSRF token; with it, the change is made.
+    assert client.post(f"{TEACH}/assignments/{M02}/{url}", data={"confirm": "yes"}).status_code == 400
+    r = client.post(f"{TEACH}/assignments/{M02}/{url}",
+                    data={"csrf_token": csrf_token(page), "confirm": "yes", "back": "dashboard"})
+    assert r.status_code == 303 and r.headers["Location"] == f"{TEACH}/"
+    a = assignment(app)
+    assert (not a.released, a.grades_published, bool(audit(app, "assignment.regrade"))) == (
+        verb == "unrelease", verb == "publish", verb.startswith("regrade"))
+
+
+def test_regrade_all_queues_the_attempt_that_counts_and_another_button_every_attempt(client, world, app):
+    alice = [stored(client, world, app, "alice", p) for p in (20, 25, 10)]
+    bob = [stored(client, world, app, "bob", p) for p in (5, 29)]
+    world.login(client, "teacher")
+    page = client.get(f"{TEACH}/assignments/{M02}/").get_data(as_text=True)
+    assert 'id="regrade-all"' in page and 'id="regrade-every"' in page
+    confirm = client.post(f"{TEACH}/assignments/{M02}/regrade").get_data(as_text=True)
+    assert "2 submissions (the attempt that counts for each student" in confirm
+    r = client.post(f"{TEACH}/assignments/{M02}/regrade", data={"confirm": "yes"}, follow_redirects=True)
+    assert b"2 submissions queued for regrading" in r.data
+    assert [e.detail["submissions"] for e in audit(app, "assignment.regrade")] == [[alice[-1], bob[-1]]]
+    with app.app_context():   # under "best" the best attempt counts
+        a = db.session.get(Assignment, assignment(app).id)
+        a.counts = "best"
+        db.session.execute(Submission.__table__.update().values(status="graded"))
+        db.session.commit()
+    client.post(f"{TEACH}/assignments/{M02}/regrade", data={"confirm": "yes"})
+    assert audit(app, "assignment.regrade")[-1].detail["submissions"] == [alice[1], bob[1]]
+    confirm = client.post(f"{TEACH}/assignments/{M02}/regrade-every-attempt").get_data(as_text=True)
+    assert "All 5 submissions, superseded attempts included" in confirm
+    r = client.post(f"{TEACH}/assignments/{M02}/regrade-every-attempt", data={"confirm": "yes"},
+                    follow_redirects=True)
+    assert b"3 submissions queued for regrading" in r.data     # two were queued already
+    assert audit(app, "assignment.regrade")[-1].detail["submissions"] == [alice[0], alice[2], bob[0]]

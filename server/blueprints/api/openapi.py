@@ -73,11 +73,14 @@ def document() -> dict:
                          "content": {"text/csv": {"schema": {"type": "string"}}}}}, params=("course",),
                 errors=("400", "401", "404"))},
             "/courses/{course}/assignments/{module}/regrade": {"post": _op(
-                "Queue every submission of an assignment again (teachers)",
+                "Queue an assignment's submissions again (teachers)",
                 {"202": {"description": "queued", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"queued": {"type": "integer"},
                                                      "ids": {"type": "array", "items": {"type": "integer"}}}}}}}},
-                params=("course", "module"))},
+                params=("course", "module"),
+                description="The attempt that counts for each student (the latest when none is graded); "
+                            "`attempts=every` queues every attempt, superseded ones too.",
+                extra_params=({"name": "attempts", "in": "query", "schema": {"enum": ["counted", "every"]}},))},
             "/courses/{course}/members": {"get": _op(
                 "The course's members, teachers first (TAs and teachers)", {"200": _json("Member", array=True)},
                 params=("course",), errors=("400", "401", "404"),

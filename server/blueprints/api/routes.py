@@ -87,7 +87,9 @@ def gradebook(course: str):
 @bp.route("/courses/<course>/assignments/<module>/regrade", methods=["POST"])
 @api("teacher")
 def regrade(course: str, module: str):
-    queued = teaching.regrade_all(teaching.assignment_in(g.enrollment.course, module), actor=g.api_user)
+    every = request.args.get("attempts") == "every"    # default: the attempt that counts, per student
+    queued = teaching.regrade_all(teaching.assignment_in(g.enrollment.course, module), actor=g.api_user,
+                                  every=every)
     dispatch(queued)
     return jsonify(queued=len(queued), ids=queued), 202
 

@@ -15,6 +15,11 @@ class ActionForm(FlaskForm):
     """A button: only the CSRF token, and which page to return to."""
 
     back = HiddenField(validators=[Optional(), AnyOf(BACK)])
+    confirm = HiddenField(validators=[Optional(), AnyOf(("yes",))])   # sent by the page that asks first
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirm.data == "yes"
 
 
 class SettingsForm(FlaskForm):

@@ -71,13 +71,31 @@ SWITCHES = {
     "publish": (grades.set_published, True, "Grades of {} are published."),
     "unpublish": (grades.set_published, False, "Grades of {} are no longer published."),
 }
+# What a button that is hard to take back asks first: verb → (question, what follows, button).
+CONFIRM = {
+    "unrelease": ("Hide {title} from students?",
+                  "Students will no longer see it, download its starter or hand it in. Nothing handed in "
+                  "is deleted, and releasing it again brings it back.", "Unrelease"),
+    "publish": ("Publish the grades of {title}?",
+                "Every student sees their grade as final, and tests hidden until publication show their "
+                "messages and points.", "Publish grades"),
+    "regrade": ("Regrade the attempts that count in {title}?",
+                "{n} submission{s} (the attempt that counts for each student, or the latest when none is "
+                "graded yet) will be graded again; their grades may change.", "Regrade"),
+    "regrade-every": ("Regrade every attempt of {title}?",
+                      "All {n} submission{s}, superseded attempts included, will be graded again; their grades "
+                      "may change.", "Regrade every attempt"),
+}
 
 
 @bp.route("/assignments/<module>/<any(release, unrelease, publish, unpublish):verb>", methods=["POST"])
 @course_role("teacher")
 def switch(course: str, module: str, verb: str):
     a = teaching.assignment_in(g.enrollment.course, module)
-    if ActionForm().validate_on_submit():
+    form = ActionForm()
+    if form.validate_on_submit():
+        if verb in CONFIRM and not form.confirmed:
+            return _confirm(a, verb, form)
         change, value, said = SWITCHES[verb]
         try:
             change(a, value, actor=_me())
@@ -91,13 +109,37 @@ def switch(course: str, module: str, verb: str):
 @bp.route("/assignments/<module>/regrade", methods=["POST"])
 @course_role("teacher")
 def regrade_all(course: str, module: str):
+    """The attempt that counts for each student (one per student)."""
+    return _regrade(module, "regrade", every=False)
+
+
+@bp.route("/assignments/<module>/regrade-every-attempt", methods=["POST"])
+@course_role("teacher")
+def regrade_every(course: str, module: str):
+    """Every attempt, superseded ones too."""
+    return _regrade(module, "regrade-every", every=True)
+
+
+def _regrade(module: str, verb: str, *, every: bool):
     a = teaching.assignment_in(g.enrollment.course, module)
-    if ActionForm().validate_on_submit():
-        queued = teaching.regrade_all(a, actor=_me())
+    form = ActionForm()
+    if form.validate_on_submit():
+        if not form.confirmed:
+            return _confirm(a, verb, form, n=len(teaching.regrade_targets(a, every=every)))
+        queued = teaching.regrade_all(a, actor=_me(), every=every)
         dispatch(queued)
         flash(f"{len(queued)} submission{'s' if len(queued) != 1 else ''} queued for regrading "
               "(queued and running ones keep their place).", "success")
     return _back(module=module)
+
+
+def _confirm(a: Assignment, verb: str, form: ActionForm, n: int = 0) -> str:
+    """The page that asks before ``verb`` (it changes nothing); its form posts back here with confirm=yes."""
+    question, consequence, label = CONFIRM[verb]
+    words = {"title": a.title, "n": n, "s": "" if n == 1 else "s"}
+    return render_template("teacher/confirm.html", a=a, question=question.format(**words),
+                           consequence=consequence.format(**words), label=label, verb=verb,
+                           action=url_for(request.endpoint, **request.view_args), back=form.back.data or "")
 
 
 @bp.route("/submissions/<int:submission_id>/regrade", methods=["POST"])
