@@ -279,7 +279,7 @@ def _common_view(results: dict) -> dict[str, Any]:
         "execution_time": f"{_num(results['execution_time'])} s" if _is_number(results.get("execution_time")) else "",
         "late": _late_view(results.get("late")),
         "override": _override_view(results.get("override")),
-        "notebook": _notebook_view(results.get("notebook")),
+        "notebook": _notebook_view(results.get("notebook"), status),
         "submission": {
             "id": _text(sub.get("id")),
             "filename": _text(sub.get("filename")),
@@ -319,7 +319,16 @@ def _override_view(override: Any) -> dict[str, str] | None:
     }
 
 
-def _notebook_view(nb: Any) -> dict[str, Any] | None:
+# What the notebook section says after the errors: why no later cell ran, or that they did.
+_AFTER_ERRORS = {
+    "timeout": "The run was stopped at its time limit: the cells after that point did not run.",
+    "memory": "The run was stopped when it ran out of memory: the cells after that point did not run.",
+    "stop": "This module stops a notebook at its first error: the cells after it did not run.",
+    "continue": "The cells after a failed cell still ran; only what the failed cells define is missing.",
+}
+
+
+def _notebook_view(nb: Any, status: str = "") -> dict[str, Any] | None:
     if not isinstance(nb, dict):
         return None
     errors = _dicts(nb.get("errors"))
@@ -330,14 +339,34 @@ def _notebook_view(nb: Any) -> dict[str, Any] | None:
         "cells_total": _text(nb.get("cells_total")) if nb.get("cells_total") is not None else "?",
         "cells_run": _text(nb.get("cells_run")) if nb.get("cells_run") is not None else "?",
         "cells_failed": _text(failed) if _is_number(failed) else str(len(errors)),
-        "stopped": nb.get("on_cell_error") == "stop",
+        "after_errors": _AFTER_ERRORS[status if status in ("timeout", "memory") else
+                                      "stop" if nb.get("on_cell_error") == "stop" else "continue"],
         "errors": [{
             "cell_index": _text(err.get("cell_index")) if err.get("cell_index") is not None else "?",
             "ename": _text(err.get("ename")),
             "evalue": _text(err.get("evalue")),
-            "traceback": _text(err.get("traceback")),
+            "traceback": _without_ipython_frames(_text(err.get("traceback"))),
         } for err in errors],
     }
+
+
+_FRAME = re.compile(r'^  File "(?P<file>[^"]*)", line \d+')
+_IPYTHON_FILE = re.compile(r"[/\\](?:IPython|ipykernel)[/\\]")
+
+
+def _without_ipython_frames(tb: str) -> str:
+    """A cell's traceback without the frames of IPython itself, which runs the cell: only the
+    student's own code (and the libraries it called) is theirs to read."""
+    out, skipping = [], False
+    for line in tb.split("\n"):
+        frame = _FRAME.match(line)
+        if frame:
+            skipping = bool(_IPYTHON_FILE.search(frame["file"]))
+        elif not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _environment_view(env: Any) -> dict[str, Any]:

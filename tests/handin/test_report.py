@@ -396,3 +396,38 @@ def test_figures_follow_the_visibility_of_their_test():
     assert kept not in student and "held-out reconstructions" not in student
     assert kept in ta and shown in ta
     assert "aGVsbG8gd29ybGQgaGVsbG8=" not in student + ta     # only real PNGs become images
+
+
+def test_a_timeout_report_says_the_cells_after_it_did_not_run():
+    errors = [{"cell_index": 4, "ename": "NotebookTimeout", "evalue": "the notebook ran past its 60 s time budget",
+               "traceback": ""}]
+    nb = {"cells_total": 9, "cells_run": 4, "cells_failed": 0, "error": errors[0], "errors": errors,
+          "on_cell_error": "continue", "timed_out": True}
+    results = make_results(notebook=nb, status="timeout", reason="the notebook ran past its time limit")
+    for html in (render_student_report(results), render_ta_report(results)):
+        assert "stopped at its time limit: the cells after that point did not run" in html
+        assert "still ran" not in html.split("<h2>Notebook</h2>")[1]
+
+
+IPYTHON_TB = """Traceback (most recent call last):
+  File "/usr/local/lib/python3.11/site-packages/IPython/core/interactiveshell.py", line 3577, in run_code
+    exec(code_obj, self.user_global_ns, self.user_ns)
+  File "<ipython-input-3-0d94bd8c8c7a>", line 3, in <module>
+    f()
+  File "<ipython-input-3-0d94bd8c8c7a>", line 2, in f
+    return 1/0
+           ~^~
+ZeroDivisionError: division by zero"""
+
+
+def test_tracebacks_leave_out_ipythons_own_frames():
+    nb = {"cells_total": 5, "cells_run": 5, "cells_failed": 1, "on_cell_error": "continue",
+          "errors": [{"cell_index": 3, "ename": "ZeroDivisionError", "evalue": "division by zero",
+                      "traceback": IPYTHON_TB}]}
+    results = make_results(notebook=nb, status="cell_error", reason="r")
+    for html in (render_student_report(results), render_ta_report(results)):
+        tb = html.split("<pre>")[1].split("</pre>")[0]
+        assert "interactiveshell" not in tb and "exec(code_obj" not in tb
+        assert tb.startswith("Traceback (most recent call last):")
+        assert "line 3, in &lt;module&gt;\n    f()" in tb and "return 1/0\n           ~^~" in tb
+        assert tb.endswith("ZeroDivisionError: division by zero")
