@@ -16,3 +16,5 @@ def register(app: Flask) -> None:
     # Static files are public; declare it like every other route.
     from ..authz import public
     app.view_functions["static"] = public(app.view_functions["static"])
+    # Browsers ask for /favicon.ico on every page: the same static view answers.
+    app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})

@@ -148,6 +148,7 @@ def gradebook_rows(course: Course) -> list[dict]:
     students = list(db.session.scalars(select(User).join(Enrollment).where(
         Enrollment.course_id == course.id, Enrollment.role == "student").order_by(User.email)))
     for a in course.assignments:
+        module_max = catalog.max_points(a) or 0.0    # what a student with nothing graded is out of
         for user in students:
             sub = counted(a, user.id)
             g = sub.grade if sub else None
@@ -155,7 +156,8 @@ def gradebook_rows(course: Course) -> list[dict]:
                 "course": course.code, "assignment": a.module, "student_email": user.email,
                 "student_name": user.name, "submission": sub.id if sub else "", "attempt": sub.attempt if sub else "",
                 "status": sub.result.run_status if sub and sub.result else "missing",
-                "points": f"{g.final_points:g}" if g else "0", "max_points": f"{g.max_points:g}" if g else "",
+                "points": f"{g.final_points:g}" if g else "0",
+                "max_points": f"{g.max_points if g else module_max:g}",
                 "percent": f"{(100.0 * g.final_points / g.max_points if g and g.max_points else 0.0):.1f}",
                 "grade": (g.final_label or "") if g else "",
                 "passed": ("yes" if g.final_passed else "no") if g else "no",
@@ -191,6 +193,11 @@ def nbgrader_rows(course: Course) -> list[dict]:
 
 
 GRADEBOOK_STYLES = {"handin": (GRADEBOOK_FIELDS, gradebook_rows), "nbgrader": (NBGRADER_FIELDS, nbgrader_rows)}
+
+
+def gradebook_filename(course: Course, style: str = "handin") -> str:
+    """A download name per format, so the two files of a course never overwrite each other."""
+    return f"{course.code}-gradebook.csv" if style == "handin" else f"{course.code}-gradebook-{style}.csv"
 
 
 def gradebook_csv(course: Course, style: str = "handin") -> str:

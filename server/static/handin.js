@@ -33,3 +33,38 @@
     }
   });
 })();
+
+// Feedback reports take the height of their content, so the page scrolls and the frame does not.
+// The frame is sandboxed without scripts; "allow-same-origin" only lets this page measure it.
+(function () {
+  "use strict";
+
+  function fit(frame) {
+    var doc;
+    try { doc = frame.contentDocument; } catch (e) { return; }
+    if (!doc || !doc.documentElement || !doc.body) { return; }
+    frame.style.height = (doc.documentElement.scrollHeight + 2) + "px";
+  }
+
+  function watch(frame) {
+    fit(frame);
+    try {
+      var doc = frame.contentDocument;
+      // Opening a traceback (<details>) changes the content's height.
+      doc.addEventListener("toggle", function () { fit(frame); }, true);
+      if (window.ResizeObserver) { new ResizeObserver(function () { fit(frame); }).observe(doc.body); }
+    } catch (e) { /* the frame keeps its CSS height */ }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var frames = document.querySelectorAll("iframe.report");
+    for (var i = 0; i < frames.length; i++) {
+      (function (frame) {
+        frame.addEventListener("load", function () { watch(frame); });
+        var doc = frame.contentDocument;   // loaded before this ran (it is not the empty first page)
+        if (doc && doc.readyState === "complete" && doc.URL !== "about:blank") { watch(frame); }
+        window.addEventListener("resize", function () { fit(frame); });
+      })(frames[i]);
+    }
+  });
+})();

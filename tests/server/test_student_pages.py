@@ -9,6 +9,7 @@ import pytest
 
 from server.extensions import db
 from server.models import Assignment, Submission
+from server.services import jobs
 from webtools import M02, SOLUTION, STARTER, upload
 
 
@@ -115,3 +116,36 @@ def test_graded_submission_report_and_grades_page(client, world, app):
         after = grades.student_results(db.session.get(Submission, sub_id))
         assert all(t["visibility"] == "visible" for t in after["tests"])
     assert "provisional" not in client.get("/courses/c1/grades").get_data(as_text=True)
+
+
+def test_only_students_read_your_grades_and_staff_read_about_their_test_hand_ins(client, world):
+    for who, says in (("alice", "Your grades"), ("ta", "Your own test hand-ins"), ("teacher", "Your own test hand-ins")):
+        world.login(client, who)
+        course, grades = (client.get(url).get_data(as_text=True) for url in ("/courses/c1/", "/courses/c1/grades"))
+        assert says in course and says in grades, who
+        if who != "alice":
+            assert "Your grade" not in course and "Your grade" not in grades
+            assert 'href="/courses/c1/teach/gradebook.csv"' in grades
+
+
+def test_every_page_has_an_icon_and_favicon_ico_is_served(client, world):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.data.startswith(b"\x00\x00\x01\x00") and "icon" in r.mimetype
+    for page in ("/login", "/no-such-page"):
+        assert '<link rel="icon" href="/favicon.ico">' in client.get(page).get_data(as_text=True)
+
+
+def test_the_report_frame_sizes_to_its_report_without_letting_it_run_script(client, world, app):
+    sub_id = upload(client, world, "alice").get_json()["id"]
+    with app.app_context():
+        results = {"status": "ok", "score": 1, "max_score": 2, "grade": {"label": "F", "passed": False}}
+        assert jobs.store_result(sub_id, jobs.claim(sub_id), results, report_dir="") == "graded"
+    world.login(client, "alice")
+    page = client.get(f"/submissions/{sub_id}").get_data(as_text=True)
+    assert f'<iframe class="report" id="report" sandbox="allow-same-origin" src="/submissions/{sub_id}/report"' in page
+    assert "allow-scripts" not in page and '<script src="/static/handin.js" defer></script>' in page
+    script = client.get("/static/handin.js").get_data(as_text=True)
+    assert 'querySelectorAll("iframe.report")' in script and "scrollHeight" in script
+    report = client.get(f"/submissions/{sub_id}/report")
+    assert "default-src 'none'" in report.headers["Content-Security-Policy"]      # still no script in it
+    assert "script-src" not in report.headers["Content-Security-Policy"]

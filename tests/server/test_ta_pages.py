@@ -93,7 +93,7 @@ def test_review_page_shows_the_ta_report_framed_and_the_platform_error(client, w
     world.login(client, "ta")
     html = client.get(f"{REVIEW}/submissions/{slow}").get_data(as_text=True)
     report_url = f"{REVIEW}/submissions/{slow}/ta.html"
-    assert f'<iframe class="report" id="report" sandbox src="{report_url}"' in html
+    assert f'<iframe class="report" id="report" sandbox="allow-same-origin" src="{report_url}"' in html
     assert "0 / 29" in html and "timeout" in html and 'id="override-form"' in html
     assert "graded: 0 / 29 (timeout), run 1" in html                      # the history
     assert 'id="regrade"' not in html                                       # regrading is the teacher's

@@ -356,3 +356,18 @@ def test_regrade_all_queues_the_attempt_that_counts_and_another_button_every_att
                     follow_redirects=True)
     assert b"3 submissions queued for regrading" in r.data     # two were queued already
     assert audit(app, "assignment.regrade")[-1].detail["submissions"] == [alice[0], alice[2], bob[0]]
+
+
+def test_the_two_gradebooks_download_under_their_own_names_with_max_points_for_everyone(client, world):
+    world.login(client, "teacher")
+    names = set()
+    for query, name in (("", "c1-gradebook.csv"), ("?format=nbgrader", "c1-gradebook-nbgrader.csv")):
+        for url, who in ((f"{TEACH}/gradebook.csv{query}", None), (f"/api/v1/courses/c1/gradebook.csv{query}", "ta")):
+            r = client.get(url, headers=world.headers(who) if who else None)
+            assert r.headers["Content-Disposition"] == f'attachment; filename="{name}"', url
+        names.add(name)
+    assert len(names) == 2
+    rows = list(csv.DictReader(io.StringIO(client.get(f"{TEACH}/gradebook.csv").get_data(as_text=True))))
+    bob = {row["assignment"]: row for row in rows if row["student_email"] == world.emails["bob"]}
+    assert bob[M02]["status"] == "missing" and bob[M02]["max_points"] == "29"     # nothing handed in
+    assert float(bob[M09]["max_points"]) > 0

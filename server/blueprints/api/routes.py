@@ -81,7 +81,8 @@ def report(submission_id: int):
 def gradebook(course: str):
     style = request.args.get("format", "handin")
     return Response(grades.gradebook_csv(g.enrollment.course, style), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{course}-gradebook.csv"'})
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{grades.gradebook_filename(g.enrollment.course, style)}"'})
 
 
 @bp.route("/courses/<course>/assignments/<module>/regrade", methods=["POST"])

@@ -85,7 +85,7 @@ def upload(course: str, module: str):
 def my_grades(course: str):
     me = _me()
     rows = [(a, grades.counted(a, me.id)) for a in submissions.visible_assignments(g.enrollment)]
-    return render_template("student/grades.html", course=g.enrollment.course, rows=rows)
+    return render_template("student/grades.html", course=g.enrollment.course, role=g.enrollment.role, rows=rows)
 
 
 @bp.route("/submissions/<int:submission_id>")

@@ -166,9 +166,9 @@ def distribution(course: str, module: str):
 @bp.route("/gradebook.csv")
 @course_role("ta", "teacher")
 def gradebook(course: str):
-    c = g.enrollment.course
-    return Response(grades.gradebook_csv(c, request.args.get("format", "handin")), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{c.code}-gradebook.csv"',
+    c, style = g.enrollment.course, request.args.get("format", "handin")
+    return Response(grades.gradebook_csv(c, style), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{grades.gradebook_filename(c, style)}"',
                              "Cache-Control": "private, no-store"})
 
 
