@@ -88,7 +88,7 @@ def parse_notebook(data: bytes, *, max_bytes: int, max_cells: int) -> Notebook:
     if len(cells) > max_cells:
         raise IntakeError(f"the notebook has {len(cells)} cells; the limit is {max_cells}")
     code = []
-    for i, cell in enumerate(cells):
+    for i, cell in enumerate(cells, start=1):   # counted from 1, as a reader counts Jupyter's cells
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             raise IntakeError(f"not a notebook: cell {i} has no valid cell_type")
         source = cell.get("source", "")

@@ -33,7 +33,9 @@ def test_list_sources_and_markdown(tmp_path):
     (json.dumps({"nbformat": 4, "cells": {}}).encode(), "'cells'"),
     (json.dumps({"nbformat": 4, "cells": []}).encode(), "no code"),
     (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": "   "}]}).encode(), "no code"),
-    (json.dumps({"nbformat": 4, "cells": [{"cell_type": "bogus"}]}).encode(), "cell 0"),
+    (json.dumps({"nbformat": 4, "cells": [{"cell_type": "bogus"}]}).encode(), "cell 1 has no valid cell_type"),
+    (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": "x = 1"},
+                                          {"cell_type": "code", "source": 5}]}).encode(), "cell 2 has a source"),
     (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}).encode(), "not text"),
     (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
 ])
