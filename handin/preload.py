@@ -31,10 +31,13 @@ def for_role(role: str, request) -> tuple[str, ...]:
 
 
 def shared(request) -> list[str]:
-    """What one interpreter may import ahead for both roles: the harness of each (public code)
-    and the starter's imports that the graders use too, never a name only the graders import."""
+    """What one interpreter may import ahead for both roles: the student's harness, the judge's
+    libraries (not handin.judge: the student's view of the platform does not hold it, see
+    sandbox.student_view) and the starter's imports that the graders use too, never a name only
+    the graders import."""
     both = set(request.student_imports) & set(request.judge_imports)
-    return [*HARNESS["student"], *HARNESS["judge"], *sorted(both)]
+    judge_libraries = [name for name in HARNESS["judge"] if name.split(".")[0] != "handin"]
+    return [*HARNESS["student"], *judge_libraries, *sorted(both)]
 
 
 def imported_names(source: str) -> set[str]:

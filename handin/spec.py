@@ -169,7 +169,8 @@ class BenchmarkSection(_Strict):
     quiet_wait: float = Field(30.0, ge=0, description="seconds to wait in all for a quiet host")
     single_rank_check: bool = True
     single_rank_slack: float = Field(2.0, gt=1)
-    max_spread: float | None = Field(None, gt=0)
+    max_spread: float | None = Field(None, gt=0, description="the widest the middle half of the trials' speedups "
+                                     "may span, as a fraction of their median, before a TA must look")
     micro_batches: int = Field(4, ge=1, le=4096, description="pipeline modules: micro-batches per step")
     rtol: float = Field(1e-5, gt=0, le=1)
     atol: float = Field(1e-6, gt=0, le=1)

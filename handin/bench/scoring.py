@@ -26,7 +26,7 @@ _ENTRY_KEYS = ("name", "test", "kind", "mode", "profile", "hardware", "backend",
                "task", "speedup", "efficiency", "speedup_min", "speedup_max", "spread", "baseline_median_s",
                "parallel_median_s", "trials", "discarded", "single_rank", "verified", "problems", "flags",
                "comm_per_rank", "samples_per_rank", "seconds", "profiles_tried", "micro_batches", "ideal_speedup",
-               "decision_trials", "near_threshold")
+               "decision_trials", "near_threshold", "iqr_spread")
 
 
 def _num(x: Any) -> float | None:

@@ -84,6 +84,8 @@ def test_fixture_gets_its_score_and_speedup_verdict(graded, module, name):
         assert r["score"] == m.max_score, b
     if b["status"] == "flagged":
         assert r["review"]["required"]
+        if want.get("honest"):   # an honest pipeline is held only because something else kept the host busy
+            assert all("busy" in f for f in b["flags"]), b["flags"]
     html = (out / r["submission"]["id"] / "ta.html").read_text()
     assert "Trial" in html or b["status"] in ("failed", "flagged")
 
@@ -122,7 +124,7 @@ def test_m10_solution_trials_verified_against_naive_model_parallelism(graded):
     assert b["ideal_speedup"] == pytest.approx(2 * 8 / 9, abs=1e-3)
     assert "naive model parallelism" in b["baseline"]
     assert b["baseline_threads"] == b["threads_per_rank"]      # one thread per stage on both sides
-    assert b["samples_per_rank"] == [16 * 1024] * 2            # every stage sees every row of every step
+    assert b["samples_per_rank"] == [8 * 2048] * 2             # every stage sees every row of every step
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
