@@ -229,6 +229,14 @@ def _as_weights(value: Any, where: str) -> dict[str, np.ndarray]:
     return out
 
 
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    """The first and third quartiles: the edges of the middle half (one value: itself)."""
+    if len(values) < 2:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q3
+
+
 def _int(value: Any, where: str) -> int:
     if type(value) is not int:
         raise BenchError(f"{where} is not an int")
@@ -683,9 +691,9 @@ class Bench(PipelineBench):
         cut = next((self.cutoffs[n] for n in record.get("profiles_tried") or [] if n in self.cutoffs), None)
         if not isinstance(cut, dict):
             return None
-        ratios = sorted(p["speedup"] for p in pairs)
+        ratios = [p["speedup"] for p in pairs]
         median = statistics.median(ratios)
-        q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+        q1, q3 = _quartiles(ratios)
         scale = record["world_size"] if cut.get("metric") == "efficiency" else 1
         for name in ("target", "floor"):
             value = float(cut[name]) * scale
@@ -698,7 +706,7 @@ class Bench(PipelineBench):
         if not ratios:
             return
         sp = statistics.median(ratios)
-        q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else (sp, sp, sp)
+        q1, q3 = _quartiles(ratios)
         record.update({
             "speedup": round(sp, 4), "efficiency": round(sp / record["world_size"], 4),
             "speedup_min": min(ratios), "speedup_max": max(ratios),
