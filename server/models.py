@@ -15,8 +15,10 @@ from .extensions import db
 
 ROLES = ("student", "ta", "teacher")
 SUBMISSION_STATES = ("queued", "running", "graded", "error")
-COUNTS = ("last", "best")
+COUNTS = ("last", "best", "chosen")
 LINK_PURPOSES = ("invite", "reset")
+INVITE_STATES = ("pending", "accepted", "declined", "cancelled")
+REQUEST_STATES = ("open", "accepted", "declined")
 
 
 def utcnow() -> dt.datetime:
@@ -65,6 +67,7 @@ class Course(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200))
+    late_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # each student's budget
 
     enrollments: Mapped[list["Enrollment"]] = relationship(back_populates="course", cascade="all, delete-orphan")
     assignments: Mapped[list["Assignment"]] = relationship(back_populates="course", cascade="all, delete-orphan",
@@ -130,22 +133,96 @@ class Assignment(db.Model):
     counts: Mapped[str] = mapped_column(String(8), default="last")
     grades_published: Mapped[bool] = mapped_column(Boolean, default=False)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    group_size: Mapped[int] = mapped_column(Integer, default=1, server_default="1")   # 1: everyone hands in alone
+    regrade_days: Mapped[float] = mapped_column(Float, default=7.0, server_default="7")   # 0: no regrade requests
 
     course: Mapped[Course] = relationship(back_populates="assignments")
 
 
-class Submission(db.Model):
-    __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("assignment_id", "user_id", "attempt"),)
+class Group(db.Model):
+    """Students who hand in one assignment together: a member's hand-in is the group's."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("assignment_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+    assignment: Mapped[Assignment] = relationship()
+    members: Mapped[list["GroupMember"]] = relationship(back_populates="group", cascade="all, delete-orphan",
+                                                        order_by="GroupMember.id")
+
+
+class GroupMember(db.Model):
+    """One student in one group; (assignment, user) is unique, so no one is in two groups of a module."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group: Mapped[Group] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class GroupInvite(db.Model):
+    """A student's invitation to another to join their group; the other accepts or declines."""
+
+    __tablename__ = "group_invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    invitee_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    group: Mapped[Group] = relationship()
+    inviter: Mapped[User | None] = relationship(foreign_keys=[inviter_id])
+    invitee: Mapped[User] = relationship(foreign_keys=[invitee_id])
+
+
+class Extension(db.Model):
+    """A student's own due date for one assignment, set by a teacher (for a group: one per member)."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    due: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    assignment: Mapped[Assignment] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class Submission(db.Model):
+    __tablename__ = "submissions"
+    # Attempts are numbered per student, and per group for a group's hand-ins (NULL groups never collide).
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id", "attempt"),
+                      UniqueConstraint("assignment_id", "group_id", "attempt", name="uq_submissions_group_attempt"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"), nullable=True,
+                                                 index=True)
     attempt: Mapped[int] = mapped_column(Integer)
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Lateness is recomputed from the current rules (deadline, extension, late days) whenever they change.
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    days_late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")       # before late days
+    late_days_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # spent on this module
+    chosen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)   # the student's pick
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     queue: Mapped[str] = mapped_column(String(16), default="cpu")
     queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -158,6 +235,7 @@ class Submission(db.Model):
 
     assignment: Mapped[Assignment] = relationship()
     user: Mapped[User] = relationship()
+    group: Mapped[Group | None] = relationship()
     result: Mapped["Result | None"] = relationship(back_populates="submission", uselist=False,
                                                    cascade="all, delete-orphan")
     grade: Mapped["Grade | None"] = relationship(back_populates="submission", uselist=False,
@@ -192,7 +270,8 @@ class Grade(db.Model):
     __tablename__ = "grades"
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), unique=True)
-    points: Mapped[float] = mapped_column(Float)
+    raw_points: Mapped[float | None] = mapped_column(Float, nullable=True)   # before any late penalty
+    points: Mapped[float] = mapped_column(Float)                             # after the current late penalty
     max_points: Mapped[float] = mapped_column(Float)
     percent: Mapped[float] = mapped_column(Float)
     label: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -222,6 +301,27 @@ class Grade(db.Model):
     @property
     def final_passed(self) -> bool:
         return self.override_passed if self.override_passed is not None else self.passed
+
+
+class RegradeRequest(db.Model):
+    """A student's request to look at a grade again (the whole hand-in or one test), and its answer."""
+
+    __tablename__ = "regrade_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    test: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    points: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    submission: Mapped[Submission] = relationship()
+    requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
 
 class AuditEntry(db.Model):

@@ -116,6 +116,7 @@ def store_result(submission_id: int, token: str, results: dict, *, report_dir: s
         grade = Grade(submission=sub)
         db.session.add(grade)
     grade.points, grade.max_points = result.score, result.max_score
+    grade.raw_points = result.score + float((results.get("late") or {}).get("points_deducted") or 0.0)
     grade.percent = float(results.get("percent") or 0.0)
     grade.label = results["grade"]["label"]
     grade.passed = bool(results["grade"]["passed"])

@@ -57,16 +57,24 @@ def test_upgrading_an_instance_with_data_from_0001_keeps_it(tmp_path, database_u
                 " 'graded', 'cpu', :at, 1)"), dict(sha="a" * 64, at=at, f=False))
             conn.execute(text("insert into grades (id, submission_id, points, max_points, percent, label, passed)"
                               " values (1, 1, 23, 29, 79.3, 'C', :t)"), dict(t=True))
+            conn.execute(text("insert into results (id, submission_id, run_status, score, max_score, needs_review,"
+                              " data, graded_at, runs, report_dir) values (1, 1, 'ok', 23, 29, :f, :data, :at, 1, '')"),
+                         dict(f=False, at=at, data='{"score": 23, "late": {"days_late": 1, "points_deducted": 2}}'))
         db.engine.dispose()
     upgrade(app)
     with app.app_context():
         with db.engine.connect() as conn:
-            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
+            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
         members = {m.email: (m.role, m.group) for m in roster.members(accounts.get_course("ml1"))}
         assert members == {"tea@example.org": ("teacher", None), "stu@example.org": ("student", None)}
         sub = db.session.get(Submission, 1)
         assert (sub.user.email, sub.assignment.module, sub.status) == ("stu@example.org", "m02-feedforward", "graded")
         assert db.session.scalar(select(Grade.label).where(Grade.submission_id == 1)) == "C"
+        # 0003: the points before the late penalty the old grading took off; nothing else moved
+        assert db.session.scalar(select(Grade.raw_points).where(Grade.submission_id == 1)) == 25
+        assert sub.result is not None and sub.result.doc["score"] == 23
+        assert (sub.group_id, sub.chosen_at, sub.assignment.group_size, sub.assignment.course.late_days) == \
+            (None, None, 1, 0)
         assert accounts.authenticate("stu@example.org", PASSWORD) is not None
         # The new parts work on the upgraded data: a re-import updates in place, a link can be issued.
         csv = b"email,name,role,group\nstu@example.org,Stu,student,g1\n"
