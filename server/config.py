@@ -11,7 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 REPO = Path(__file__).resolve().parent.parent
 MiB = 1024**2
@@ -57,6 +57,31 @@ def secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+@dataclass(frozen=True)
+class MailSettings:
+    """Where notifications go out: an SMTP server. Mail is off unless ``host`` is set."""
+
+    host: str = ""                      # HANDIN_SMTP_HOST
+    port: int = 25                      # HANDIN_SMTP_PORT
+    sender: str = "handin@localhost"    # HANDIN_SMTP_FROM: the From address
+    user: str = ""                      # HANDIN_SMTP_USER and HANDIN_SMTP_PASSWORD: log in when set
+    password: str = ""
+    starttls: bool = False              # HANDIN_SMTP_STARTTLS=1: upgrade the connection before logging in
+    timeout: float = 10.0               # HANDIN_SMTP_TIMEOUT: seconds per connection and reply
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "MailSettings":
+        return cls(host=env.get("HANDIN_SMTP_HOST", ""), port=int(env.get("HANDIN_SMTP_PORT", "25")),
+                   sender=env.get("HANDIN_SMTP_FROM", "handin@localhost"), user=env.get("HANDIN_SMTP_USER", ""),
+                   password=env.get("HANDIN_SMTP_PASSWORD", ""),
+                   starttls=env.get("HANDIN_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+                   timeout=float(env.get("HANDIN_SMTP_TIMEOUT", "10")))
+
+
 @dataclass
 class Settings:
     """Everything the app factory needs; ``from_env`` fills it the way ``handin serve`` does."""
@@ -71,6 +96,7 @@ class Settings:
     ratelimit_storage: str = "memory://"
     lease_margin: float = 120.0       # seconds past a module's wall time before a running job is requeued
     public_url: str = ""              # where people reach the platform, for links made outside a request (the CLI)
+    mail: MailSettings = field(default_factory=MailSettings)   # notifications; off unless HANDIN_SMTP_HOST is set
     testing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -85,7 +111,7 @@ class Settings:
             instance=instance, database_url=db, broker_url=broker, ratelimit_storage=storage,
             sandbox=env.get("HANDIN_SANDBOX", "auto"),
             lease_margin=float(env.get("HANDIN_LEASE_MARGIN", "120")),
-            public_url=env.get("HANDIN_PUBLIC_URL", ""),
+            public_url=env.get("HANDIN_PUBLIC_URL", ""), mail=MailSettings.from_env(env),
         )
         if "HANDIN_DISPATCH" in env:
             values["dispatch"] = env["HANDIN_DISPATCH"]

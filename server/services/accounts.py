@@ -127,11 +127,15 @@ def issue_link(user: User, purpose: str, *, new_user: bool = False) -> str:
 
 
 def link_url(token: str) -> str:
-    """The absolute address of a link: ``HANDIN_PUBLIC_URL``, else the request's host, else serve's default."""
+    return absolute_url(LINK_PATH + token)
+
+
+def absolute_url(path: str) -> str:
+    """``path`` on the platform: under ``HANDIN_PUBLIC_URL``, else the request's host, else serve's default."""
     base = current_app.extensions["handin"].settings.public_url
     if not base:
         base = request.host_url if has_request_context() else "http://127.0.0.1:8000/"
-    return base.rstrip("/") + LINK_PATH + token
+    return base.rstrip("/") + path
 
 
 def valid_link(token: str) -> OneTimeToken | None:
