@@ -1,3 +1,4 @@
+from . import staff  # noqa: F401  (its routes join the api blueprint)
 from .routes import bp
 
 __all__ = ["bp"]

@@ -100,6 +100,28 @@ def document() -> dict:
                     "text/csv": {"schema": {"type": "string"}},
                     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                         "file": {"type": "string", "format": "binary", "description": "the CSV file"}}}}}})},
+            "/courses/{course}/submissions": {"get": _op(
+                "The course's submissions, newest first (TAs and teachers)",
+                {"200": {"description": "one page of submissions; `X-Total-Count` counts them all, `Link` "
+                                        "(rel=next) names the next page",
+                         "content": {"application/json": {"schema": {"type": "array", "items": {
+                             "$ref": "#/components/schemas/StaffSubmission"}}}}}},
+                params=("course",), errors=("400", "401", "404"),
+                description="Students removed from the course are listed with their submissions. `counted` keeps "
+                            "the attempt that counts for the gradebook, per student and module.",
+                extra_params=tuple({"name": n, "in": "query", "description": d, "schema": s} for n, d, s in (
+                    ("module", "one module", {"type": "string"}),
+                    ("student", "a student's email", {"type": "string"}),
+                    ("q", "part of a student's email or name, any case", {"type": "string"}),
+                    ("status", "one status", {"enum": ["queued", "running", "graded", "error"]}),
+                    ("counted", "only the attempts that count", {"type": "boolean"}),
+                    ("page", "from 1", {"type": "integer", "minimum": 1}),
+                    ("per_page", "default 50", {"type": "integer", "minimum": 1, "maximum": 500}))))},
+            "/submissions/{submission_id}/notebook": {"get": _op(
+                "The handed-in notebook file (its student, their group, TAs and teachers)",
+                {"200": {"description": "the .ipynb as stored",
+                         "content": {"application/x-ipynb+json": {"schema": {"type": "string", "format": "binary"}}}}},
+                params=("submission_id",))},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
@@ -132,6 +154,11 @@ def document() -> dict:
                     "rows": {"type": "array", "items": {"type": "object", "properties": {
                         "line": {"type": "integer", "description": "1 is the header"},
                         "error": {"type": "string"}}}}}},
+                "StaffSubmission": {"allOf": [{"$ref": "#/components/schemas/Submission"}, {
+                    "type": "object", "required": ["student", "counts"], "properties": {
+                        "student": {"type": "object", "properties": {"email": {"type": "string"},
+                                                                     "name": {"type": "string"}}},
+                        "counts": {"type": "boolean", "description": "the attempt that counts for the gradebook"}}}]},
                 "Queued": {"type": "object", "required": ["id", "status"], "properties": {
                     "id": {"type": "integer"}, "status": {"const": "queued"}, "attempt": {"type": "integer"},
                     "url": {"type": "string"}}},

@@ -1,3 +1,4 @@
+from . import notebooks, people, similarity  # noqa: F401  (their routes join the ta blueprint)
 from .routes import bp
 
 __all__ = ["bp"]
