@@ -418,13 +418,15 @@ def user_add(email: str, course: str, role: str, name: str, password_stdin: bool
 @click.argument("email")
 @_instance_option
 def user_reset_password(email: str, instance: Path | None) -> None:
-    """Print a one-time link (valid a day) for EMAIL to set a new password; older reset links stop working."""
-    from server.services import accounts
+    """A one-time link (valid a day) for EMAIL to set a new password, mailed when mail is configured, else
+    printed; older reset links stop working."""
+    from server.services import accounts, notify
 
     app = _server_app(instance)
     with app.app_context():
         link = _service(lambda: accounts.reset_link(email))
-    click.echo(link)
+        mailed = notify.account_links([(email, link, "reset")])
+    click.echo(f"mailed to {email}" if mailed else link)
 
 
 @main.group("roster")
@@ -439,9 +441,10 @@ def roster_group() -> None:
 def roster_import(file: Path, course: str, instance: Path | None) -> None:
     """Add or update the members listed in FILE (CSV: email,name,role[,group]); all rows or none.
 
-    New accounts get a one-time invitation link, printed here (links use HANDIN_PUBLIC_URL).
+    New accounts get a one-time invitation link (links use HANDIN_PUBLIC_URL), mailed to them when mail is
+    configured (HANDIN_SMTP_HOST), else printed here.
     """
-    from server.services import accounts, roster
+    from server.services import accounts, notify, roster
 
     def run():
         try:
@@ -454,9 +457,10 @@ def roster_import(file: Path, course: str, instance: Path | None) -> None:
     app = _server_app(instance)
     with app.app_context():
         report = _service(run)
+        mailed = notify.account_links((i.email, i.link, "invite") for i in report.invitations)
     console.print(f"{course}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
     for invitation in report.invitations:
-        click.echo(f"{invitation.email} {invitation.link}")
+        click.echo(f"{invitation.email} {'mailed' if invitation.email in mailed else invitation.link}")
 
 
 @main.group("token")

@@ -18,6 +18,7 @@ M02 = "m02-feedforward"
 SOLUTION = REPO / "solutions" / M02 / "solution.ipynb"
 STARTER = REPO / "assignments" / M02 / "feedforward.ipynb"
 PASSWORD = "correct horse battery"
+STUDENT_LOG = "epoch 1: loss 0.693, printed by the notebook"
 
 
 def reset_postgres(url: str) -> str:
@@ -90,6 +91,51 @@ def upload(client, world: World, who: str, path: Path = SOLUTION, *, course: str
     return client.post(f"/api/v1/courses/{course}/assignments/{module}/submissions",
                        data={"file": (io.BytesIO(payload), filename or path.name)},
                        headers=world.headers(who), content_type="multipart/form-data")
+
+
+def timed_out(client, world, app, who: str = "alice") -> int:
+    """Upload as ``who``; record the run as stopped at the wall-clock limit, reports written as a worker does."""
+    from handin.grading import write_submission
+    from handin.notebook import read_notebook_file
+    from handin.results import build_results
+    from handin.sandboxing import RunOutcome
+    from server.extensions import db
+    from server.models import Submission
+    from server.services import catalog, jobs
+
+    sub_id = upload(client, world, who, SOLUTION).get_json()["id"]
+    with app.app_context():
+        sub = db.session.get(Submission, sub_id)
+        spec = catalog.spec_for(sub.assignment)
+        token = jobs.claim(sub_id)
+        notebook = read_notebook_file(SOLUTION, max_bytes=spec.intake.max_notebook_size,
+                                      max_cells=spec.intake.max_cells)
+        outcome = RunOutcome(raw=None, wall_seconds=spec.resources.wall_time, timed_out=True,
+                             student_log=STUDENT_LOG, judge_log="judge: waiting for the student process",
+                             environment={"limits": {"wall_seconds": spec.resources.wall_time}})
+        results = build_results(spec, submission={"id": token, "filename": sub.filename, "sha256": sub.sha256,
+                                                  "size": sub.size}, outcome=outcome, notebook=notebook)
+        report_dir = f"reports/{sub_id}/{token}"
+        write_submission(app.extensions["handin"].instance / report_dir, results, student_log=outcome.student_log,
+                         judge_log=outcome.judge_log)
+        assert jobs.store_result(sub_id, token, results, report_dir=report_dir) == "graded"
+    return sub_id
+
+
+def pair_up(app, world: World, sub_id: int, members: tuple[str, ...] = ("alice", "bob")) -> None:
+    """Make ``sub_id`` the hand-in of a group of ``members`` (its student among them)."""
+    from server.extensions import db
+    from server.models import Group, GroupMember, Submission
+
+    with app.app_context():
+        sub = db.session.get(Submission, sub_id)
+        group = Group(assignment=sub.assignment, name="pair-1")
+        db.session.add(group)
+        db.session.flush()
+        for who in members:
+            db.session.add(GroupMember(group=group, assignment_id=sub.assignment_id, user_id=world.user_id(who)))
+        sub.group_id = group.id
+        db.session.commit()
 
 
 def csrf_token(html: str) -> str:

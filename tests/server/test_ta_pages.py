@@ -13,39 +13,12 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.models import AuditEntry, Submission
-from server.services import accounts, catalog, grades, jobs
-from webtools import PASSWORD, SOLUTION, STARTER, upload
+from server.services import accounts, grades, jobs, regrades
+from webtools import M02, PASSWORD, STARTER, STUDENT_LOG, timed_out, upload
 
 REVIEW = "/courses/c1/review"
 TA_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
           "form-action 'none'; frame-ancestors 'self'")
-STUDENT_LOG = "epoch 1: loss 0.693, printed by the notebook"
-
-
-def timed_out(client, world, app, who: str = "alice") -> int:
-    """Upload as ``who``; record the run as stopped at the wall-clock limit, reports written as a worker does."""
-    from handin.grading import write_submission
-    from handin.notebook import read_notebook_file
-    from handin.results import build_results
-    from handin.sandboxing import RunOutcome
-
-    sub_id = upload(client, world, who, SOLUTION).get_json()["id"]
-    with app.app_context():
-        sub = db.session.get(Submission, sub_id)
-        spec = catalog.spec_for(sub.assignment)
-        token = jobs.claim(sub_id)
-        notebook = read_notebook_file(SOLUTION, max_bytes=spec.intake.max_notebook_size,
-                                      max_cells=spec.intake.max_cells)
-        outcome = RunOutcome(raw=None, wall_seconds=spec.resources.wall_time, timed_out=True,
-                             student_log=STUDENT_LOG, judge_log="judge: waiting for the student process",
-                             environment={"limits": {"wall_seconds": spec.resources.wall_time}})
-        results = build_results(spec, submission={"id": token, "filename": sub.filename, "sha256": sub.sha256,
-                                                  "size": sub.size}, outcome=outcome, notebook=notebook)
-        report_dir = f"reports/{sub_id}/{token}"
-        write_submission(app.extensions["handin"].instance / report_dir, results, student_log=outcome.student_log,
-                         judge_log=outcome.judge_log)
-        assert jobs.store_result(sub_id, token, results, report_dir=report_dir) == "graded"
-    return sub_id
 
 
 def broken(client, world, app, who: str, course: str = "c1") -> int:
@@ -154,13 +127,18 @@ def test_an_override_is_audited_and_the_student_reads_its_comment(client, world,
 def test_ta_routes_are_404_for_students_and_other_courses(client, world, app):
     sub_id = timed_out(client, world, app)
     staff_of_c2(world, app)
+    with app.app_context():
+        alice = accounts.require_user(world.emails["alice"])
+        request_id = regrades.ask(alice, sub_id, reason="please look again").id
+        known = {"course": "c1", "submission_id": sub_id, "request_id": request_id, "user_id": alice.id,
+                 "module": M02}
     urls = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             if rule.endpoint.startswith("ta."):
-                values = {k: v for k, v in {"course": "c1", "submission_id": sub_id}.items() if k in rule.arguments}
+                values = {k: v for k, v in known.items() if k in rule.arguments}
                 urls.append(("POST" if "POST" in rule.methods else "GET", url_for(rule.endpoint, **values)))
-    assert len(urls) == 4
+    assert len(urls) >= 6     # the queue, a review, its report, an override, regrade requests, an answer, ...
     override = {"points": "29", "comment": "should not land"}
     for who in ("alice", "carol", "dora"):
         world.login(client, who)
