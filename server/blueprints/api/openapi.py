@@ -122,6 +122,41 @@ def document() -> dict:
                 {"200": {"description": "the .ipynb as stored",
                          "content": {"application/x-ipynb+json": {"schema": {"type": "string", "format": "binary"}}}}},
                 params=("submission_id",))},
+            "/submissions/{submission_id}/regrade-requests": {
+                "post": _op(
+                    "Ask for a regrade of a graded submission, or of one test in it (its student or group)",
+                    {"201": _json("RegradeRequest", "the open request"),
+                     "409": _err("not graded yet, the window is closed (or requests are off), or a request on "
+                                 "the same test is open")},
+                    params=("submission_id",), errors=("400", "401", "404"),
+                    description="Open while the grades are unpublished and for the assignment's `regrade_days` "
+                                "days after they are published. `test` names a test the student's report shows.",
+                    requestBody={"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["reason"], "properties": {
+                            "reason": {"type": "string", "maxLength": 4000},
+                            "test": {"type": "string", "description": "a test's name from the results"}}}}}}),
+                "get": _op("The submission's regrade requests and their answers (its student or group)",
+                           {"200": _json("RegradeRequest", array=True)}, params=("submission_id",))},
+            "/courses/{course}/regrade-requests": {"get": _op(
+                "The course's regrade requests, open ones first (TAs and teachers)",
+                {"200": _json("RegradeRequest", array=True)}, params=("course",), errors=("400", "401", "404"),
+                extra_params=({"name": "state", "in": "query",
+                               "schema": {"enum": ["open", "accepted", "declined"]}},))},
+            "/regrade-requests/{request_id}": {"post": _op(
+                "Answer a regrade request (TAs and teachers of its course)",
+                {"200": _json("RegradeRequest", "the answered request"),
+                 "409": _err("already answered")},
+                errors=("400", "401", "404"),
+                extra_params=({"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer"}},),
+                description="`accepted` sets `points` as the submission's new points (an override with the "
+                            "comment: the grade, report and gradebook follow); `declined` keeps the grade. The "
+                            "comment is required and shown to the student.",
+                requestBody={"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["decision", "comment"], "properties": {
+                        "decision": {"enum": ["accepted", "declined"]},
+                        "comment": {"type": "string", "maxLength": 4000},
+                        "points": {"type": "number", "minimum": 0,
+                                   "description": "required when accepting"}}}}}})},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
@@ -159,6 +194,17 @@ def document() -> dict:
                         "student": {"type": "object", "properties": {"email": {"type": "string"},
                                                                      "name": {"type": "string"}}},
                         "counts": {"type": "boolean", "description": "the attempt that counts for the gradebook"}}}]},
+                "RegradeRequest": {"type": "object", "required": ["id", "submission", "state", "reason"],
+                                   "properties": {
+                    "id": {"type": "integer"}, "submission": {"type": "integer"}, "course": {"type": "string"},
+                    "module": {"type": "string"}, "attempt": {"type": "integer"},
+                    "requester": {"type": ["string", "null"], "description": "the asking student's email"},
+                    "test": {"type": ["string", "null"], "description": "null: the whole hand-in"},
+                    "reason": {"type": "string"}, "state": {"enum": ["open", "accepted", "declined"]},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "decided_at": {"type": ["string", "null"], "format": "date-time"},
+                    "decided_by": {"type": ["string", "null"]}, "comment": {"type": ["string", "null"]},
+                    "points": nullable_num}},
                 "Queued": {"type": "object", "required": ["id", "status"], "properties": {
                     "id": {"type": "integer"}, "status": {"const": "queued"}, "attempt": {"type": "integer"},
                     "url": {"type": "string"}}},
