@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Assignment, Course, Enrollment, Grade, Result, Submission, User, utcnow
-from . import audit, catalog
+from . import audit, catalog, notify
 from .accounts import membership
 from .errors import BadRequest
 
@@ -129,6 +129,7 @@ def override(sub: Submission, *, actor: User, comment: str, points: float | None
                  before=before, after={"points": grade.final_points, "label": grade.final_label,
                                        "passed": grade.final_passed}, comment=grade.override_comment)
     db.session.commit()
+    notify.overridden(sub)
     return grade
 
 
@@ -141,6 +142,7 @@ def set_published(a: Assignment, published: bool, *, actor: User) -> None:
     audit.record("grades.publish" if published else "grades.unpublish", actor=actor, course=a.course,
                  target=a.module)
     db.session.commit()
+    notify.published(a)
 
 
 def gradebook_rows(course: Course) -> list[dict]:

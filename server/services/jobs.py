@@ -26,7 +26,7 @@ from handin.grading import GradeOptions, grade_file
 
 from ..extensions import db
 from ..models import Assignment, Grade, Result, Submission, User, utcnow
-from . import audit, catalog
+from . import audit, catalog, notify
 
 log = logging.getLogger("handin.jobs")
 RESEND_QUEUED_AFTER = dt.timedelta(minutes=30)
@@ -123,6 +123,7 @@ def store_result(submission_id: int, token: str, results: dict, *, report_dir: s
     audit.record("grade.computed", actor=None, course=sub.assignment.course, target=f"submission:{sub.id}",
                  score=result.score, max_score=result.max_score, status=result.run_status, run=result.runs)
     db.session.commit()
+    notify.graded(sub)
     if old_dir and old_dir != report_dir:
         _remove_report(old_dir)
     return "graded"
