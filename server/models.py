@@ -205,14 +205,14 @@ class Extension(db.Model):
 
 class Submission(db.Model):
     __tablename__ = "submissions"
-    # Attempts are numbered per student, and per group for a group's hand-ins (NULL groups never collide).
-    __table_args__ = (UniqueConstraint("assignment_id", "user_id", "attempt"),
-                      UniqueConstraint("assignment_id", "group_id", "attempt", name="uq_submissions_group_attempt"))
+    # Attempts are numbered per team: the student alone ("u:<user id>") or their group ("g:<group id>").
+    __table_args__ = (UniqueConstraint("assignment_id", "team", "attempt", name="uq_submissions_team_attempt"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"), nullable=True,
                                                  index=True)
+    team: Mapped[str] = mapped_column(String(24))
     attempt: Mapped[int] = mapped_column(Integer)
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))

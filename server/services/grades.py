@@ -5,15 +5,16 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Assignment, Course, Enrollment, Grade, Result, Submission, User, utcnow
-from . import audit, catalog, notify
+from . import audit, catalog, lateness, notify, teams
 from .accounts import membership
-from .errors import BadRequest
+from .errors import BadRequest, Conflict, NotFound
 
 GRADEBOOK_FIELDS = ("course", "assignment", "student_email", "student_name", "submission", "attempt",
                     "status", "points", "max_points", "percent", "grade", "passed", "late", "overridden",
@@ -24,34 +25,63 @@ BORDERLINE_POINTS = 2.0   # a grade this close to a cut-off goes to the review q
 
 
 def counted(a: Assignment, user_id: int) -> Submission | None:
-    """The submission that counts for the gradebook: the last graded one, or the best."""
-    subs = list(db.session.scalars(select(Submission).join(Grade).where(
-        Submission.assignment_id == a.id, Submission.user_id == user_id, Submission.status == "graded")
-        .order_by(Submission.attempt.desc())))
-    if not subs:
+    """The submission that counts for ``user_id``'s gradebook: their team's last graded one, the best,
+    or the one the student chose (the last graded when they chose none)."""
+    return _counted_of(a, [s for s in teams.team_submissions(a, user_id) if s.status == "graded" and s.grade])
+
+
+def _counted_of(a: Assignment, subs: list[Submission]) -> Submission | None:
+    """Of one team's submissions, latest attempt first, the one that counts."""
+    graded = [s for s in subs if s.status == "graded" and s.grade is not None]
+    if not graded:
         return None
     if a.counts == "best":
-        return max(subs, key=lambda s: (s.grade.final_points, s.attempt))
-    return subs[0]
+        return max(graded, key=lambda s: (s.grade.final_points, s.attempt))
+    if a.counts == "chosen":
+        chosen = [s for s in graded if s.chosen_at is not None]
+        if chosen:
+            return max(chosen, key=lambda s: s.chosen_at)
+    return graded[0]
 
 
 def standing_ids(a: Assignment) -> set[int]:
-    """Per student, the attempt that stands: the one that counts, or the latest when none is graded.
+    """Per team, the attempt that stands: the one that counts, or the latest when none is graded.
 
     A latest attempt the platform failed to grade stands too: once graded it may be the one that
     counts. Every other attempt is superseded: regrading it or reviewing it changes no grade.
     """
-    by_user: dict[int, list[Submission]] = {}
-    for sub in db.session.scalars(select(Submission).where(Submission.assignment_id == a.id)
-                                  .order_by(Submission.attempt.desc())):
-        by_user.setdefault(sub.user_id, []).append(sub)
     ids = set()
-    for user_id, subs in by_user.items():
-        sub = counted(a, user_id)
+    for subs in teams.by_team(a).values():
+        sub = _counted_of(a, subs)
         ids.add(sub.id if sub is not None else subs[0].id)
         if subs[0].status == "error":
             ids.add(subs[0].id)
     return ids
+
+
+def counted_ids(a: Assignment) -> set[int]:
+    """Ids of the submissions that count for the gradebook, one per team at most."""
+    return {sub.id for subs in teams.by_team(a).values() if (sub := _counted_of(a, subs)) is not None}
+
+
+def choose(sub: Submission, *, actor: User, now=None) -> None:
+    """The student picks the attempt that counts (policy "chosen"): a graded one, before the deadline."""
+    a = sub.assignment
+    now = now or utcnow()
+    if a.counts != "chosen":
+        raise BadRequest("on this assignment the teacher decides which attempt counts "
+                         f"({'the last graded' if a.counts == 'last' else 'the best'})")
+    if not teams.may_see(actor, sub) or sub.team != teams.team_of(a, actor.id).key:
+        raise NotFound()
+    if sub.status != "graded" or sub.grade is None:
+        raise BadRequest("only a graded attempt can be chosen")
+    due = lateness.due_for(a, teams.members_of_key(sub.team))
+    if due is not None and now > due:
+        raise Conflict("the deadline has passed: the attempt that counts can no longer change")
+    sub.chosen_at = now
+    audit.record("submission.choose", actor=actor, course=a.course, target=f"submission:{sub.id}",
+                 attempt=sub.attempt)
+    db.session.commit()
 
 
 def current_results(sub: Submission) -> dict | None:
@@ -64,6 +94,8 @@ def current_results(sub: Submission) -> dict | None:
         return None
     doc = copy.deepcopy(sub.result.doc)
     g = sub.grade
+    if g is not None:   # the late penalty as the rules stand now (deadline, extension, late days)
+        _with_lateness(doc, sub, g)
     if g is not None and g.overridden:
         doc["override"] = {"points": g.final_points, "label": g.final_label, "passed": g.final_passed,
                            "computed_points": g.points, "computed_label": g.label,
@@ -73,7 +105,37 @@ def current_results(sub: Submission) -> dict | None:
         doc["percent"] = 100.0 * g.final_points / g.max_points if g.max_points else 0.0
         grade = doc["grade"] if isinstance(doc.get("grade"), dict) else {}
         doc["grade"] = {**grade, "label": g.final_label, "passed": g.final_passed}
+    if g is not None:
+        _summary(doc, g)
     return doc
+
+
+def _with_lateness(doc: dict, sub: Submission, g: Grade) -> None:
+    late = lateness.late_block(sub)
+    if late is None:
+        doc.pop("late", None)
+    else:
+        doc["late"] = late
+    doc["score"], doc["percent"] = g.points, g.percent
+    grade = doc["grade"] if isinstance(doc.get("grade"), dict) else {}
+    doc["grade"] = {**grade, "label": g.label, "passed": g.passed}
+
+
+def _summary(doc: dict, g: Grade) -> None:
+    """The report's one-paragraph summary, led by the score and grade that stand now."""
+    late = doc.get("late") or {}
+    summary = [s for s in re.split(r"(?<=\.) (?=[A-Z])", doc.get("output") or "")
+               if s and not s.startswith(("Score ", "Handed in "))]
+    label = f" — grade {g.final_label}" if g.final_label else ""
+    percent = 100.0 * g.final_points / g.max_points if g.max_points else 0.0
+    head = [f"Score {g.final_points:g}/{g.max_points:g} ({percent:.1f}%){label}, "
+            f"{'passed' if g.final_passed else 'not passed'}."]
+    if late.get("days_late"):
+        head.append(f"Handed in {late['days_late']} day(s) late: {late['penalty_percent']:g}% of the points "
+                    "deducted.")
+    if late.get("late_days_used"):
+        head.append(f"{late['late_days_used']} late day(s) spent on this hand-in.")
+    doc["output"] = " ".join(head[:1] + summary[:1] + head[1:] + summary[1:])
 
 
 def student_results(sub: Submission, now=None) -> dict | None:
@@ -285,11 +347,10 @@ def queue_counts(course: Course) -> dict[str, int]:
 
 
 def distribution(a: Assignment) -> list[float]:
-    """Percent of the counted submission of every student who handed in."""
-    user_ids = db.session.scalars(select(Submission.user_id).where(Submission.assignment_id == a.id).distinct())
+    """Percent of the counted submission of every team that handed in."""
     out = []
-    for uid in user_ids:
-        sub = counted(a, uid)
+    for subs in teams.by_team(a).values():
+        sub = _counted_of(a, subs)
         if sub is not None and sub.grade is not None and sub.grade.max_points:
             out.append(100.0 * sub.grade.final_points / sub.grade.max_points)
     return out

@@ -26,7 +26,7 @@ from handin.grading import GradeOptions, grade_file
 
 from ..extensions import db
 from ..models import Assignment, Grade, Result, Submission, User, utcnow
-from . import audit, catalog, notify
+from . import audit, catalog, lateness, notify
 
 log = logging.getLogger("handin.jobs")
 RESEND_QUEUED_AFTER = dt.timedelta(minutes=30)
@@ -68,14 +68,14 @@ def run_job(submission_id: int) -> str:
         spec = catalog.spec_for(sub.assignment)
         upload = state.uploads.path(sub.sha256)
         out = state.instance / "reports" / str(sub.id)
-        filename, submitted_at = sub.filename, sub.submitted_at
+        filename = sub.filename
         db.session.commit()   # hold no transaction open while the sandbox runs (minutes, maybe)
         backend = state.backend(gpu=spec.resources.gpus > 0)
         with tempfile.TemporaryDirectory(prefix=f"handin-{submission_id}-") as tmp:
             named = Path(tmp) / _notebook_name(filename)
             os.link(upload, named) if _same_fs(upload, Path(tmp)) else shutil.copyfile(upload, named)
             results = grade_file(spec, named, backend=backend, out_dir=out,
-                                 options=GradeOptions(submitted_at=submitted_at), sub_id=token)
+                                 options=GradeOptions(), sub_id=token)
     except Exception as exc:
         log.exception("grading submission %s failed", submission_id)
         db.session.rollback()
@@ -116,10 +116,12 @@ def store_result(submission_id: int, token: str, results: dict, *, report_dir: s
         grade = Grade(submission=sub)
         db.session.add(grade)
     grade.points, grade.max_points = result.score, result.max_score
+    # The run scores the notebook only; the late penalty is the platform's, from the rules as they stand.
     grade.raw_points = result.score + float((results.get("late") or {}).get("points_deducted") or 0.0)
     grade.percent = float(results.get("percent") or 0.0)
     grade.label = results["grade"]["label"]
     grade.passed = bool(results["grade"]["passed"])
+    lateness.apply_penalty(sub)
     audit.record("grade.computed", actor=None, course=sub.assignment.course, target=f"submission:{sub.id}",
                  score=result.score, max_score=result.max_score, status=result.run_status, run=result.runs)
     db.session.commit()

@@ -19,7 +19,7 @@ from handin.report import render_ta_report
 
 from ..extensions import db
 from ..models import COUNTS, Assignment, AuditEntry, Course, Submission, User, utcnow
-from . import audit, catalog, grades, jobs
+from . import audit, catalog, grades, jobs, lateness
 from .accounts import membership
 from .errors import BadRequest, Conflict, NotFound
 
@@ -104,6 +104,7 @@ def update_settings(a: Assignment, new: AssignmentSettings, *, actor: User) -> b
     a.max_attempts, a.counts = new.max_attempts, new.counts
     audit.record("assignment.settings", actor=actor, course=a.course, target=a.module,
                  before=before.as_audit(), after=new.as_audit())
+    lateness.refresh(a.course)   # "late" and its penalty follow the new deadline at once, everywhere
     db.session.commit()
     return True
 
@@ -134,12 +135,6 @@ def submissions_to(a: Assignment) -> list[Submission]:
     return list(db.session.scalars(select(Submission).join(User, Submission.user_id == User.id)
                                    .where(Submission.assignment_id == a.id)
                                    .order_by(User.email, Submission.attempt.desc())))
-
-
-def counted_ids(a: Assignment) -> set[int]:
-    """Ids of the submissions that count for the gradebook, one per student at most."""
-    user_ids = db.session.scalars(select(Submission.user_id).where(Submission.assignment_id == a.id).distinct())
-    return {sub.id for uid in user_ids if (sub := grades.counted(a, uid)) is not None}
 
 
 def in_flight(course: Course, limit: int = 50) -> list[Submission]:

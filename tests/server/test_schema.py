@@ -73,8 +73,8 @@ def test_upgrading_an_instance_with_data_from_0001_keeps_it(tmp_path, database_u
         # 0003: the points before the late penalty the old grading took off; nothing else moved
         assert db.session.scalar(select(Grade.raw_points).where(Grade.submission_id == 1)) == 25
         assert sub.result is not None and sub.result.doc["score"] == 23
-        assert (sub.group_id, sub.chosen_at, sub.assignment.group_size, sub.assignment.course.late_days) == \
-            (None, None, 1, 0)
+        assert (sub.team, sub.group_id, sub.chosen_at, sub.assignment.group_size, sub.assignment.course.late_days) == \
+            ("u:2", None, None, 1, 0)
         assert accounts.authenticate("stu@example.org", PASSWORD) is not None
         # The new parts work on the upgraded data: a re-import updates in place, a link can be issued.
         csv = b"email,name,role,group\nstu@example.org,Stu,student,g1\n"

@@ -168,12 +168,19 @@ def document() -> dict:
                                                             "role": {"enum": ["student", "ta", "teacher"]}}},
                 "Assignment": {"type": "object", "properties": {
                     "module": {"type": "string"}, "title": {"type": "string"}, "released": {"type": "boolean"},
-                    "due": {"type": ["string", "null"], "format": "date-time"},
+                    "due": {"type": ["string", "null"], "format": "date-time",
+                            "description": "the caller's due date: their extension, or the course's"},
+                    "course_due": {"type": ["string", "null"], "format": "date-time"},
                     "closes": {"type": ["string", "null"], "format": "date-time"},
                     "open": {"type": "boolean"}, "late": {"type": "boolean"},
+                    "late_days_left": {"type": "integer", "description": "course late days the caller may spend"},
+                    "group": {"type": ["object", "null"], "properties": {
+                        "id": {"type": "integer"}, "name": {"type": "string"},
+                        "members": {"type": "array", "items": {"type": "string"}}}},
                     "late_penalty_per_day": {"type": "number"}, "max_late_days": {"type": "number"},
                     "max_attempts": {"type": ["integer", "null"]}, "attempts_used": {"type": "integer"},
-                    "attempts_left": {"type": ["integer", "null"]}, "counts": {"enum": ["last", "best"]},
+                    "attempts_left": {"type": ["integer", "null"]}, "counts": {"enum": ["last", "best", "chosen"]},
+                    "group_size": {"type": "integer"}, "regrade_days": {"type": "number"},
                     "grades_published": {"type": "boolean"}}},
                 "Member": {"type": "object", "required": ["email", "name", "role", "group"], "properties": {
                     "email": {"type": "string"}, "name": {"type": "string"},
@@ -212,7 +219,13 @@ def document() -> dict:
                                "properties": {
                     "id": {"type": "integer"}, "course": {"type": "string"}, "module": {"type": "string"},
                     "attempt": {"type": "integer"}, "filename": {"type": "string"}, "sha256": {"type": "string"},
-                    "submitted_at": {"type": "string", "format": "date-time"}, "late": {"type": "boolean"},
+                    "submitted_at": {"type": "string", "format": "date-time"},
+                    "late": {"type": "boolean", "description": "late against the rules as they stand now "
+                                                              "(deadline, extension, late days spent)"},
+                    "days_late": {"type": "integer", "description": "whole days after the due date"},
+                    "late_days_used": {"type": "integer", "description": "course late days spent on the module"},
+                    "submitted_by": {"type": "string"}, "chosen": {"type": "boolean"},
+                    "group": {"type": ["object", "null"]},
                     "status": {"enum": ["queued", "running", "graded", "error"]},
                     "run_status": {"type": ["string", "null"],
                                    "description": "ok, timeout, memory, crash, cell_error or invalid"},

@@ -43,7 +43,7 @@ def assignment(course: str, module: str):
 
 def _assignment_page(a: Assignment, form: SettingsForm) -> str:
     return render_template("teacher/assignment.html", a=a, form=form,
-                           subs=teaching.submissions_to(a), counted=teaching.counted_ids(a))
+                           subs=teaching.submissions_to(a), counted=grades.counted_ids(a))
 
 
 @bp.route("/assignments/<module>/settings", methods=["POST"])

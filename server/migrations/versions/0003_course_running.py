@@ -121,7 +121,13 @@ def upgrade():
         batch_op.add_column(sa.Column('chosen_at', sa.DateTime(), nullable=True))
         batch_op.create_index(batch_op.f('ix_submissions_group_id'), ['group_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_submissions_group_id_groups'), 'groups', ['group_id'], ['id'], ondelete='SET NULL')
-        batch_op.create_unique_constraint('uq_submissions_group_attempt', ['assignment_id', 'group_id', 'attempt'])
+        batch_op.add_column(sa.Column('team', sa.String(length=24), server_default='', nullable=False))
+    # Every hand-in so far was a student's own: its team is that student.
+    op.execute("update submissions set team = 'u:' || cast(user_id as varchar(20))")
+    with op.batch_alter_table('submissions', schema=None) as batch_op:
+        batch_op.alter_column('team', server_default=None)
+        batch_op.drop_constraint('uq_submissions_assignment_id', type_='unique')
+        batch_op.create_unique_constraint('uq_submissions_team_attempt', ['assignment_id', 'team', 'attempt'])
 
     # The points before any late penalty: what the run scored, plus what an earlier grading deducted.
     conn = op.get_bind()
@@ -140,7 +146,9 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('submissions', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_submissions_group_attempt', type_='unique')
+        batch_op.drop_constraint('uq_submissions_team_attempt', type_='unique')
+        batch_op.create_unique_constraint('uq_submissions_assignment_id', ['assignment_id', 'user_id', 'attempt'])
+        batch_op.drop_column('team')
         batch_op.drop_constraint(batch_op.f('fk_submissions_group_id_groups'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_submissions_group_id'))
         batch_op.drop_column('chosen_at')
