@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +128,7 @@ def pair_up(app, world: World, sub_id: int, members: tuple[str, ...] = ("alice",
     """Make ``sub_id`` the hand-in of a group of ``members`` (its student among them)."""
     from server.extensions import db
     from server.models import Group, GroupMember, Submission
+    from server.services import teams
 
     with app.app_context():
         sub = db.session.get(Submission, sub_id)
@@ -134,7 +137,7 @@ def pair_up(app, world: World, sub_id: int, members: tuple[str, ...] = ("alice",
         db.session.flush()
         for who in members:
             db.session.add(GroupMember(group=group, assignment_id=sub.assignment_id, user_id=world.user_id(who)))
-        sub.group_id = group.id
+        sub.group_id, sub.team = group.id, teams.group_key(group.id)
         db.session.commit()
 
 
@@ -143,3 +146,30 @@ def csrf_token(html: str) -> str:
         re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
     assert m, "no CSRF token in the page"
     return m.group(1)
+
+
+@contextmanager
+def demo_server(instance: Path, log: str, *, worker: bool = False) -> Iterator[tuple[str, dict[str, tuple[str, str]]]]:
+    """A real ``handin serve`` on a fresh ``instance`` (its first start seeds the demo course).
+
+    Yields its URL and the demo accounts, by role (teacher, ta) or student name (student1…) →
+    (email, password). Without ``worker`` nothing is graded: hand-ins stay queued.
+    """
+    import os
+    import sys
+
+    from services import Process, free_port, log_path
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDIN_")}
+    env["HANDIN_SANDBOX"] = "local"
+    argv = [Path(sys.executable).parent / "handin", "serve", "--port", port, "--instance", instance,
+            *(() if worker else ("--no-worker",))]
+    with Process(argv, log=log_path(log), env=env, cwd=REPO, name="handin serve") as web:
+        web.wait_for_port(port, timeout=90)
+        accounts = {}
+        for line in (instance / "demo-accounts.txt").read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                role, email, password = line.split()
+                accounts[email.split("@")[0] if role == "student" else role] = (email, password)
+        yield f"http://127.0.0.1:{port}", accounts

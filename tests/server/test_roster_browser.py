@@ -6,15 +6,11 @@ is graded here); Chromium is the ``page`` fixture of tests/services.py.
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-from builders import REPO
-from services import Process, artifacts_dir, free_port, log_path
+from services import artifacts_dir
+from webtools import demo_server
 
 pytestmark = pytest.mark.slow
 COURSE = "demo"
@@ -27,16 +23,8 @@ ROSTER = ("email,name,role,group\n"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A fresh instance's URL and its demo teacher's (email, password)."""
-    instance = tmp_path_factory.mktemp("instance")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDIN_")}
-    env["HANDIN_SANDBOX"] = "local"
-    argv = [Path(sys.executable).parent / "handin", "serve", "--port", port, "--instance", instance, "--no-worker"]
-    with Process(argv, log=log_path("roster-serve"), env=env, cwd=REPO, name="handin serve") as web:
-        web.wait_for_port(port, timeout=90)
-        teacher = next(line.split()[1:] for line in (instance / "demo-accounts.txt").read_text().splitlines()
-                       if line.startswith("teacher"))
-        yield f"http://127.0.0.1:{port}", tuple(teacher)
+    with demo_server(tmp_path_factory.mktemp("instance"), "roster-serve") as (url, accounts):
+        yield url, accounts["teacher"]
 
 
 def sign_in(page, url: str, email: str, password: str) -> None:

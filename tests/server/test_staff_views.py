@@ -156,7 +156,7 @@ def test_the_notebook_page_frames_a_sanitised_render_under_the_reports_csp(clien
     sub_id = hand_in(client, world, "alice", evil)
     world.login(client, "ta")
     page = client.get(f"{PAGES}/submissions/{sub_id}/notebook").get_data(as_text=True)
-    frame = f'<iframe class="report" id="notebook" sandbox src="{PAGES}/submissions/{sub_id}/notebook.html"'
+    frame = f'<iframe class="report" id="notebook" sandbox="allow-same-origin" src="{PAGES}/submissions/{sub_id}/notebook.html"'
     assert frame in page and f'href="{PAGES}/submissions/{sub_id}/notebook.ipynb" download' in page
     r = client.get(f"{PAGES}/submissions/{sub_id}/notebook.html")
     assert r.status_code == 200 and r.mimetype == "text/html"
