@@ -111,6 +111,15 @@ def _too_large(size: int, limit: int) -> str:
 
 # ---------------------------------------------------------------- the run's notebook summary
 
+def code_cell(index: int) -> str:
+    """How a person names a code cell: counted from 1 in the order the notebook shows them.
+
+    Results keep ``cell_index`` counted from 0 (it indexes the code cells); every sentence a
+    student or TA reads goes through here.
+    """
+    return f"code cell {index + 1}"
+
+
 MAX_CELL_ERRORS = 1000  # cell errors a summary lists (intake's default cell cap); the rest are only counted
 
 

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from . import wire
-from .notebook import cell_errors
+from .notebook import cell_errors, code_cell
 
 GRACE_SECONDS = 5.0
 
@@ -204,9 +204,9 @@ class MissingName(AttributeError):
         hint = ""
         if errors and (notebook.get("timed_out") or notebook.get("on_cell_error") == "stop"):
             last = errors[-1]  # the one that stopped the run (a timeout comes last)
-            hint = f" (execution stopped at code cell {last['cell_index']}: {last['ename']})"
+            hint = f" (execution stopped at {code_cell(last['cell_index'])}: {last['ename']})"
         elif errors:
             failed = notebook.get("cells_failed")
             more = f" and {failed - 1} more cell(s) raised" if type(failed) is int and failed > 1 else ""
-            hint = f" (code cell {errors[0]['cell_index']} raised {errors[0]['ename']}{more})"
+            hint = f" ({code_cell(errors[0]['cell_index'])} raised {errors[0]['ename']}{more})"
         super().__init__(f"the notebook does not define `{name}`{hint}")

@@ -342,7 +342,7 @@ def _notebook_view(nb: Any, status: str = "") -> dict[str, Any] | None:
         "after_errors": _AFTER_ERRORS[status if status in ("timeout", "memory") else
                                       "stop" if nb.get("on_cell_error") == "stop" else "continue"],
         "errors": [{
-            "cell_index": _text(err.get("cell_index")) if err.get("cell_index") is not None else "?",
+            "cell_index": _text(err["cell_index"] + 1) if type(err.get("cell_index")) is int else "?",
             "ename": _text(err.get("ename")),
             "evalue": _text(err.get("evalue")),
             "traceback": _without_ipython_frames(_text(err.get("traceback"))),

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .notebook import Notebook, cell_errors
+from .notebook import Notebook, cell_errors, code_cell
 from .bench.scoring import apply_benchmarks
 from .points import exact, shown, text as points_text
 from .pyparse import parse
@@ -140,17 +140,17 @@ def run_status(outcome: RunOutcome, on_cell_error: str = "continue") -> tuple[st
         first = errors[0]
         what = f"{first['ename']}: {first['evalue'][:300]}"
         if on_cell_error == "stop":
-            return "cell_error", f"execution stopped at code cell {first['cell_index']}: {what}"
+            return "cell_error", f"execution stopped at {code_cell(first['cell_index'])}: {what}"
         failed = _cells_failed(nb, errors)
         if failed > 1:
-            return "cell_error", (f"{failed} code cells raised errors, the first code cell {first['cell_index']}: "
+            return "cell_error", (f"{failed} code cells raised errors, the first {code_cell(first['cell_index'])}: "
                                   f"{what}; the other cells ran")
-        return "cell_error", f"code cell {first['cell_index']} raised {what}; the other cells ran"
+        return "cell_error", f"{code_cell(first['cell_index'])} raised {what}; the other cells ran"
     return "ok", "the notebook ran to the end"
 
 
 def _in_cell(error: dict) -> str:
-    return f" in code cell {error['cell_index']}" if error.get("cell_index") is not None else ""
+    return f" in {code_cell(error['cell_index'])}" if error.get("cell_index") is not None else ""
 
 
 def _cells_failed(nb: dict, errors: list[dict]) -> int:

@@ -130,7 +130,7 @@ def test_released_public_tests_follow_the_modules_cell_error_policy(runner, tmp_
     nb = write_notebook(tmp_path / "mine.ipynb", ["1 / 0", "def double(x):\n    return 2 * x"])
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests"], cwd=bundle,
                          capture_output=True, text=True, env={"HANDIN_NOTEBOOK": str(nb), "PATH": "/usr/bin:/bin"})
-    assert "code cell 0 raised ZeroDivisionError" in run.stdout
+    assert "code cell 1 raised ZeroDivisionError" in run.stdout
     assert (run.returncode == 0) is passes, run.stdout
 
 

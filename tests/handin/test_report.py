@@ -183,8 +183,8 @@ def test_notebook_error_shown_to_student_without_ansi():
     tb = "\x1b[0;31mZeroDivisionError\x1b[0m Traceback\n  x = 1 / 0\n\x1b[0;31mZeroDivisionError\x1b[0m: division by zero"
     nb = {"cells_total": 5, "cells_run": 3,
           "error": {"cell_index": 3, "ename": "ZeroDivisionError", "evalue": "division by zero", "traceback": tb}}
-    html = render_student_report(make_results(notebook=nb, status="cell_error", reason="stopped at code cell 3"))
-    assert "Code cell 3 raised" in html
+    html = render_student_report(make_results(notebook=nb, status="cell_error", reason="stopped at code cell 4"))
+    assert "Code cell 4 raised" in html   # cell_index counts from 0; people count code cells from 1
     assert "x = 1 / 0" in html and "ZeroDivisionError: division by zero" in html
     assert "\x1b" not in html
     assert re.search(r"<pre>[^<]*x = 1 / 0", html)
@@ -251,12 +251,12 @@ def test_every_failed_cell_is_listed_in_both_reports():
     hidden = [_test("test_h.py::test_secret", passed=False, visibility="hidden", output="HIDDEN_MSG",
                     detail="HIDDEN_DETAIL")]
     results = make_results(hidden, notebook=nb, status="cell_error",
-                           reason="2 code cells raised errors, the first code cell 2: NameError")
+                           reason="2 code cells raised errors, the first code cell 3: NameError")
     student, ta = render_student_report(results), render_ta_report(results)
     assert str(escape(STATUS_EXPLANATIONS["cell_error"])) in student
     assert str(escape(TA_STATUS_EXPLANATIONS["cell_error"])) in ta
     for html in (student, ta):
-        assert "Code cell 2 raised" in html and "Code cell 7 raised" in html
+        assert "Code cell 3 raised" in html and "Code cell 8 raised" in html
         assert "grad_chek(params)" in html and "1 / 0" in html
         assert "cells that raised an error: 2" in html
         assert "The cells after a failed cell still ran" in html
@@ -265,11 +265,11 @@ def test_every_failed_cell_is_listed_in_both_reports():
 
 def test_stop_policy_says_later_cells_did_not_run():
     results = make_results(notebook=_failed_cells_notebook("stop"), status="cell_error",
-                           reason="execution stopped at code cell 2: NameError")
+                           reason="execution stopped at code cell 3: NameError")
     assert str(escape(CELL_ERROR_STOP_EXPLANATION)) in render_student_report(results)
     assert str(escape(TA_CELL_ERROR_STOP_EXPLANATION)) in render_ta_report(results)
     for html in (render_student_report(results), render_ta_report(results)):
-        assert "Code cell 2 raised" in html and "Code cell 7" not in html
+        assert "Code cell 3 raised" in html and "Code cell 8" not in html
         assert "the cells after it did not run" in html
 
 
@@ -277,7 +277,7 @@ def test_a_results_file_with_only_the_first_error_still_renders():
     nb = {"cells_total": 5, "cells_run": 3,
           "error": {"cell_index": 3, "ename": "KeyError", "evalue": "'k'", "traceback": "tb"}}
     html = render_student_report(make_results(notebook=nb, status="cell_error", reason="r"))
-    assert "Code cell 3 raised" in html
+    assert "Code cell 4 raised" in html
 
 
 def test_invalid_results_render():

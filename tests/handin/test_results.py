@@ -44,19 +44,19 @@ TIMEOUT = {"cell_index": 7, "ename": "NotebookTimeout", "evalue": "the notebook 
 
 def test_run_status_names_how_many_cells_failed_and_the_first():
     one = outcome(raw(error=NAME_ERROR, errors=[NAME_ERROR], cells_failed=1))
-    assert run_status(one) == ("cell_error", "code cell 2 raised NameError: name 'x' is not defined; "
+    assert run_status(one) == ("cell_error", "code cell 3 raised NameError: name 'x' is not defined; "
                                              "the other cells ran")
     two = outcome(raw(error=NAME_ERROR, errors=[NAME_ERROR, ZERO_DIV], cells_failed=2))
-    assert run_status(two) == ("cell_error", "2 code cells raised errors, the first code cell 2: "
+    assert run_status(two) == ("cell_error", "2 code cells raised errors, the first code cell 3: "
                                              "NameError: name 'x' is not defined; the other cells ran")
     stopped = outcome(raw(error=NAME_ERROR, errors=[NAME_ERROR], cells_failed=1, cells_run=3))
-    assert run_status(stopped, "stop") == ("cell_error", "execution stopped at code cell 2: NameError: "
+    assert run_status(stopped, "stop") == ("cell_error", "execution stopped at code cell 3: NameError: "
                                                          "name 'x' is not defined")
 
 
 def test_a_timeout_after_cell_errors_is_a_timeout_in_its_own_cell():
     out = outcome(raw(error=NAME_ERROR, errors=[NAME_ERROR, TIMEOUT], cells_failed=1, timed_out=True))
-    assert run_status(out) == ("timeout", "the notebook ran past its time budget in code cell 7")
+    assert run_status(out) == ("timeout", "the notebook ran past its time budget in code cell 8")
     memory = dict(ZERO_DIV, ename="MemoryError")
     assert run_status(outcome(raw(error=NAME_ERROR, errors=[NAME_ERROR, memory])))[0] == "memory"
 

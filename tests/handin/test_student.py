@@ -42,7 +42,7 @@ def test_cell_error_is_recorded_and_the_next_cells_run(start):
     assert summary["cells_run"] == 5 and summary["cells_failed"] == 2
     assert (student.a, student.b, student.c) == (1, 2, 3)
     assert student.f.type_name == "function"  # what the failed cell defined before it raised
-    with pytest.raises(MissingName, match=r"code cell 1 raised ZeroDivisionError and 1 more"):
+    with pytest.raises(MissingName, match=r"code cell 2 raised ZeroDivisionError and 1 more"):
         student.nope
 
 
@@ -53,7 +53,7 @@ def test_cell_error_stops_execution_under_stop(start):
     assert "ZeroDivisionError" in err["traceback"]
     assert summary["errors"] == [err] and summary["cells_run"] == 2  # cells 0 and 1 ran; 1 raised
     assert student.a == 1
-    with pytest.raises(MissingName, match="stopped at code cell 1"):
+    with pytest.raises(MissingName, match="stopped at code cell 2: ZeroDivisionError"):
         student.b
 
 
@@ -64,7 +64,7 @@ def test_a_timeout_ends_the_run_after_earlier_cell_errors(start):
                                                                           (2, "NotebookTimeout")]
     assert summary["cells_run"] == 2 and summary["cells_failed"] == 1
     assert student.a == 1
-    with pytest.raises(MissingName, match="stopped at code cell 2: NotebookTimeout"):
+    with pytest.raises(MissingName, match="stopped at code cell 3: NotebookTimeout"):
         student.b
 
 

@@ -88,7 +88,7 @@ FAILING_BETWEEN = GOOD[:2] + ["def helper():\n    return missing_name\nhelper()"
 def test_a_failing_cell_between_two_answers_costs_neither_under_continue(toy_module, tmp_path, backend):
     r = grade(toy_module, tmp_path, FAILING_BETWEEN, backend)
     assert r["status"] == "cell_error", r["status_reason"]
-    assert r["status_reason"].startswith("code cell 2 raised NameError") and "other cells ran" in r["status_reason"]
+    assert r["status_reason"].startswith("code cell 3 raised NameError") and "other cells ran" in r["status_reason"]
     nb = r["notebook"]
     assert nb["on_cell_error"] == "continue" and nb["cells_run"] == 5 and nb["cells_failed"] == 1
     assert [(e["cell_index"], e["ename"]) for e in nb["errors"]] == [(2, "NameError")]
@@ -97,13 +97,13 @@ def test_a_failing_cell_between_two_answers_costs_neither_under_continue(toy_mod
     assert s["test_double"] == 2 and s["test_scale"] == 0.5 and s["test_guess"] == 1
     assert r["score"] == 4.5  # as much as the same notebook without the failing cell
     html = (tmp_path / "out" / "sub" / "student.html").read_text()
-    assert "Code cell 2 raised" in html and "missing_name" in html
+    assert "Code cell 3 raised" in html and "missing_name" in html
 
 
 def test_a_failing_cell_between_two_answers_stops_the_rest_under_stop(tmp_path, backend):
     r = grade(_stop_module(tmp_path), tmp_path, FAILING_BETWEEN, backend)
     assert r["status"] == "cell_error"
-    assert r["status_reason"].startswith("execution stopped at code cell 2: NameError")
+    assert r["status_reason"].startswith("execution stopped at code cell 3: NameError")
     assert r["notebook"]["on_cell_error"] == "stop" and len(r["notebook"]["errors"]) == 1
     s = scores(r)
     assert s["test_double"] == 2 and s["test_scale"] == 0 and s["test_guess"] == 0
@@ -113,7 +113,7 @@ def test_every_failing_cell_is_recorded_and_a_timeout_still_ends_the_run(toy_mod
     cells = ["import numpy as np", "1 / 0", "def double(x):\n    return 2 * x", "import not_a_module",
              "while True:\n    pass", "def scale(x):\n    return np.asarray(x) * 3"]
     r = grade(toy_module, tmp_path, cells, backend)
-    assert r["status"] == "timeout" and "code cell 4" in r["status_reason"]
+    assert r["status"] == "timeout" and "code cell 5" in r["status_reason"]
     assert [(e["cell_index"], e["ename"]) for e in r["notebook"]["errors"]] == [
         (1, "ZeroDivisionError"), (3, "ModuleNotFoundError"), (4, "NotebookTimeout")]
     assert r["notebook"]["error"]["cell_index"] == 1 and r["notebook"]["cells_failed"] == 2

@@ -24,7 +24,7 @@ def test_only_definitions_are_kept():
     assert "WHO = os.environ['HOME']" in source   # no call: kept (it runs at import in the ranks)
     for gone in ("make()", "print", "range", "pip", "matplotlib", "total =", "__name__", "open(", ":="):
         assert gone not in source, gone
-    assert len(notes) == 1 and "code cell 3" in notes[0]
+    assert len(notes) == 1 and "code cell 4" in notes[0]   # the fourth code cell (index 3)
 
 
 def test_the_module_imports_and_works(tmp_path):
