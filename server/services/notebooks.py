@@ -1,8 +1,10 @@
-"""Handed-in notebooks: who may read one, the stored file, and the file rendered for reading.
+"""Handed-in notebooks: the stored file, and the file rendered for reading.
 
-A notebook is untrusted content. It is rendered here to HTML with nbconvert (no JavaScript in the
-template; whatever HTML the student's outputs carry is left to the sandboxed frame and the
-reports' Content-Security-Policy, which allow no script and load nothing from elsewhere).
+Who may read one is who may see the submission (``submissions.submission_for``).
+
+A notebook is untrusted content: rendered to HTML with nbconvert's script-free template, its HTML
+(markdown, rich outputs) cut down to reading tags by bleach, then shown in a sandboxed frame under
+the reports' Content-Security-Policy, which allows no script and loads nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -11,14 +13,10 @@ from pathlib import Path
 
 from flask import current_app
 from markupsafe import escape
-from sqlalchemy import select
 
-from ..extensions import db
-from ..models import GroupMember, Submission, User
-from .accounts import membership
+from ..models import Submission
 from .errors import NotFound
 
-STAFF = ("ta", "teacher")
 MIMETYPE = "application/x-ipynb+json"
 
 _PAGE = """<!doctype html>
@@ -46,25 +44,6 @@ TAGS = frozenset({"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd",
                   "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd",
                   "li", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub", "summary", "sup", "table",
                   "tbody", "td", "tfoot", "th", "thead", "tr", "ul"})
-
-
-def readable(user: User, submission_id: int) -> Submission:
-    """The submission if ``user`` may read its notebook: its owner, a member of its group, or staff.
-
-    Everyone must still be in the course; NotFound for anyone else (never reveal it exists).
-    """
-    sub = db.session.get(Submission, submission_id)
-    if sub is None:
-        raise NotFound()
-    enrollment = membership(user, sub.assignment.course.code)
-    if enrollment.role in STAFF or sub.user_id == user.id or _in_group(user, sub):
-        return sub
-    raise NotFound()
-
-
-def _in_group(user: User, sub: Submission) -> bool:
-    return sub.group_id is not None and db.session.scalar(select(GroupMember.id).where(
-        GroupMember.group_id == sub.group_id, GroupMember.user_id == user.id)) is not None
 
 
 def stored(sub: Submission) -> Path:

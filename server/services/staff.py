@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
-from ..models import (SUBMISSION_STATES, Assignment, Course, Enrollment, Extension, Group, GroupMember,
-                      RegradeRequest, Submission, User)
-from . import grades
+from ..models import (SUBMISSION_STATES, Assignment, Course, Enrollment, Extension, RegradeRequest, Submission,
+                      User)
+from . import grades, teams
 from .accounts import membership, normalise_email
 from .errors import BadRequest, NotFound
+from .submissions import STAFF, submissions_of
 
-STAFF = ("ta", "teacher")
 PER_PAGE = 50
 MAX_PER_PAGE = 500
 
@@ -206,26 +206,13 @@ def _handed_in(course: Course, user_id: int) -> bool:
 
 
 def attempts_beside(sub: Submission) -> list[Submission]:
-    """Every attempt of ``sub``'s student (and group) at its assignment, latest first, ``sub`` among them."""
-    return _attempts(sub.assignment, sub.user_id, _group_of(sub.assignment, sub.user_id))
-
-
-def _group_of(a: Assignment, user_id: int) -> Group | None:
-    member = db.session.scalar(select(GroupMember).where(GroupMember.assignment_id == a.id,
-                                                         GroupMember.user_id == user_id))
-    return member.group if member else None
-
-
-def _attempts(a: Assignment, user_id: int, group: Group | None) -> list[Submission]:
-    mine = Submission.user_id == user_id
-    return list(db.session.scalars(select(Submission).where(
-        Submission.assignment_id == a.id, or_(mine, Submission.group_id == group.id) if group else mine)
-        .order_by(Submission.attempt.desc(), Submission.id.desc())))
+    """Every attempt of ``sub``'s student (their team's, and their own before it) at its assignment."""
+    return submissions_of(sub.user, sub.assignment)
 
 
 def _module_record(a: Assignment, user: User) -> ModuleRecord:
-    group = _group_of(a, user.id)
-    subs = _attempts(a, user.id, group)
+    group = teams.group_of(a, user.id)
+    subs = submissions_of(user, a)
     counted = grades.counted(a, user.id)
     extension = db.session.scalar(select(Extension).where(Extension.assignment_id == a.id,
                                                           Extension.user_id == user.id))

@@ -6,7 +6,7 @@ from flask import g, jsonify, request, send_file, url_for
 
 from ...authz import api
 from ...serialize import submission_json
-from ...services import notebooks, staff
+from ...services import notebooks, staff, submissions
 from .routes import bp
 
 
@@ -29,7 +29,7 @@ def course_submissions(course: str):
 @bp.route("/submissions/<int:submission_id>/notebook")
 @api()
 def notebook(submission_id: int):
-    sub = notebooks.readable(g.api_user, submission_id)
+    sub, _ = submissions.submission_for(g.api_user, submission_id)   # its student, their group, staff
     return send_file(notebooks.stored(sub), mimetype=notebooks.MIMETYPE, as_attachment=True,
                      download_name=notebooks.download_name(sub), max_age=0)
 
