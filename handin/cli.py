@@ -401,17 +401,22 @@ def user_group() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of generating one.")
 @_instance_option
 def user_add(email: str, course: str, role: str, name: str, password_stdin: bool, instance: Path | None) -> None:
-    """Add EMAIL to COURSE with ROLE; prints a generated password for a new account."""
-    from server.services import accounts
+    """Add EMAIL to COURSE with ROLE. A new account gets a one-time invitation link to choose its password,
+    mailed when mail is configured (HANDIN_SMTP_HOST), else printed; no password is ever printed."""
+    from server.extensions import db
+    from server.services import accounts, notify
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     app = _server_app(instance)
     with app.app_context():
         user, made = _service(lambda: accounts.add_user(email, course=accounts.ensure_course(course), role=role,
                                                         name=name, password=password))
+        link = accounts.issue_link(user, "invite") if made and not password_stdin else None
+        db.session.commit()
         console.print(f"{user.email}: {role} in {course}")
-        if made and not password_stdin:
-            console.print(f"password: {made}")
+        if link is not None:
+            mailed = notify.account_links([(user.email, link, "invite")])
+            click.echo(f"invitation mailed to {user.email}" if mailed else f"invitation link: {link}")
 
 
 @user_group.command("reset-password")

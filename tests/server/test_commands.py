@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
+
+import pytest
 
 from builders import REPO
 
@@ -24,7 +27,9 @@ def test_user_add_token_create_and_api_use(tmp_path):
     assert r.returncode == 0 and "up to date" in r.stdout, r.stderr
     r = _run(["user", "add", "Ann@Example.org", "--course", "ml1", "--role", "teacher", "--name", "Ann"], inst)
     assert r.returncode == 0, r.stderr
-    assert "ann@example.org: teacher in ml1" in r.stdout and "password: " in r.stdout
+    assert "ann@example.org: teacher in ml1" in r.stdout and "password:" not in r.stdout
+    link = re.search(r"invitation link: (\S+/auth/set-password/(\S+))", r.stdout)
+    assert link, r.stdout      # no mail configured: the one-time link is printed instead
     r = _run(["user", "add", "ben@example.org", "--course", "ml1", "--role", "student", "--password-stdin"], inst,
              stdin="a long enough password\n")
     assert r.returncode == 0 and "password:" not in r.stdout
@@ -48,6 +53,16 @@ def test_user_add_token_create_and_api_use(tmp_path):
         from server.extensions import db
         from server.models import ApiToken
         assert token not in [t.token_hash for t in db.session.query(ApiToken)]
+        db.engine.dispose()
+    with app.app_context():   # Ann chooses her password with the link, once
+        from server.services import accounts
+        from server.services.errors import ServiceError
+        assert accounts.set_password_with_link(link.group(2), "ann's own passphrase").email == "ann@example.org"
+        db.session.commit()
+        assert accounts.authenticate("ann@example.org", "ann's own passphrase") is not None
+        with pytest.raises(ServiceError):
+            accounts.set_password_with_link(link.group(2), "another passphrase")
+        db.session.rollback()
         db.engine.dispose()
     assert _run(["token", "revoke", "ben@example.org"], inst).returncode == 0
     assert client.get("/api/v1/courses", headers={"Authorization": f"Bearer {token}"}).status_code == 401
