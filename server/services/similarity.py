@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from markupsafe import Markup
 
@@ -27,6 +28,7 @@ from .submissions import STAFF
 NOISE = 25        # copydetect's defaults: no match shorter than 25 tokens counts,
 GUARANTEE = 30    # every match of 30 tokens or more is found
 TOP = 20
+SHORTLIST = 3   # pairs compared exactly, per pair shown
 _LIMIT = 50 * 1024 * 1024   # intake already bounded the stored files; this only keeps parse_notebook quiet
 
 
@@ -74,40 +76,62 @@ def starter_code(a: Assignment) -> str:
 
 
 def most_similar(a: Assignment, *, actor: User, top: int = TOP) -> Report:
-    """The ``top`` most similar pairs among the submissions of ``a`` that count, most similar first."""
-    from copydetect import CodeFingerprint, compare_files
-    from copydetect.utils import highlight_overlap
+    """The ``top`` most similar pairs among the submissions of ``a`` that count, most similar first.
+
+    Every pair is first scored by the fingerprints it shares (set intersections: a course's
+    thousands of pairs in a fraction of a second); copydetect's exact comparison, with the matched
+    spans, runs on the likeliest ``SHORTLIST`` times ``top`` only.
+    """
+    from copydetect import compare_files
 
     membership(actor, a.course.code, STAFF)
-    win = GUARANTEE - NOISE + 1
+    prints, skipped = _fingerprints(a)
+    likely = sorted((p for p in itertools.combinations(prints, 2) if _shared(p)), key=_shared, reverse=True)
+    scored = []
+    for (s1, f1), (s2, f2) in likely[:top * SHORTLIST]:
+        _, (share1, share2), (slices1, slices2) = compare_files(f1, f2)
+        if max(share1, share2) > 0:
+            scored.append(Pair(_side(s1, f1, share1, slices1), _side(s2, f2, share2, slices2)))
+    scored.sort(key=lambda p: -p.score)
+    return Report(a.module, len(prints), tuple(skipped), scored[:top])
 
-    def fingerprint(code: str, boilerplate=None) -> CodeFingerprint:
-        return CodeFingerprint("notebook.py", NOISE, win, boilerplate=boilerplate, language="python",
-                               fp=io.StringIO(code))
 
-    boilerplate = list(fingerprint(starter_code(a)).hashes)
+def _fingerprints(a: Assignment) -> tuple[list[tuple[Submission, object]], list[str]]:
+    """copydetect's fingerprint of each counted hand-in's code, the starter's own left out."""
+    starter = starter_code(a)
     prints, skipped = [], []
     for sub in _counted(a):
         try:
-            prints.append((sub, fingerprint(code_of(stored(sub).read_bytes()), boilerplate)))
+            prints.append((sub, _fingerprint(code_of(stored(sub).read_bytes()), starter)))
         except Exception as exc:  # noqa: BLE001 - one unreadable hand-in must not hide every other pair
             skipped.append(f"#{sub.id} ({sub.user.display_name}): {_why(exc)}")
-    scored = []
-    for (s1, f1), (s2, f2) in itertools.combinations(prints, 2):
-        _, (share1, share2), slices = compare_files(f1, f2)
-        if max(share1, share2) > 0:
-            scored.append((max(share1, share2), s1, f1, s2, f2, share1, share2, slices))
-    scored.sort(key=lambda t: -t[0])
+    return prints, skipped
 
-    def side(sub: Submission, fp, share: float, slices) -> Side:
-        # highlight_overlap escapes the code itself; only its own <mark> tags stay markup
-        marked = highlight_overlap(fp.raw_code, slices, "<mark>", "</mark>", escape_html=True)[0] \
-            if slices.size else Markup.escape(fp.raw_code)
-        return Side(sub.id, sub.attempt, sub.user.display_name, sub.user_id, float(share), Markup(marked))
 
-    pairs = [Pair(side(s1, f1, share1, slices[0]), side(s2, f2, share2, slices[1]))
-             for _, s1, f1, s2, f2, share1, share2, slices in scored[:top]]
-    return Report(a.module, len(prints), tuple(skipped), pairs)
+@lru_cache(maxsize=4096)   # tens of milliseconds each: a page seen again, or a module with one new hand-in, is quick
+def _fingerprint(code: str, starter: str | None = None):
+    """``code``'s fingerprints, less those of ``starter`` (the starter notebook's code)."""
+    from copydetect import CodeFingerprint
+
+    boilerplate = list(_fingerprint(starter).hashes) if starter is not None else None
+    return CodeFingerprint("notebook.py", NOISE, GUARANTEE - NOISE + 1, boilerplate=boilerplate, language="python",
+                           fp=io.StringIO(code))
+
+
+def _shared(pair) -> float:
+    """The larger side's share of fingerprints found in the other: a cheap stand-in for copydetect's score."""
+    (_, f1), (_, f2) = pair
+    smaller = min(len(f1.hashes), len(f2.hashes))
+    return len(f1.hashes & f2.hashes) / smaller if smaller else 0.0
+
+
+def _side(sub: Submission, fp, share: float, slices) -> Side:
+    from copydetect.utils import highlight_overlap
+
+    # highlight_overlap escapes the code itself; only its own <mark> tags stay markup
+    marked = highlight_overlap(fp.raw_code, slices, "<mark>", "</mark>", escape_html=True)[0] \
+        if slices.size else Markup.escape(fp.raw_code)
+    return Side(sub.id, sub.attempt, sub.user.display_name, sub.user_id, float(share), Markup(marked))
 
 
 def _counted(a: Assignment) -> list[Submission]:
