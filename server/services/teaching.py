@@ -23,22 +23,27 @@ from . import audit, catalog, grades, jobs, lateness
 from .accounts import membership
 from .errors import BadRequest, Conflict, NotFound
 
-IN_FLIGHT = ("error", "queued", "running")   # what a teacher watches on the dashboard, most urgent first
+IN_FLIGHT = ("error", "queued", "running")
+MAX_GROUP = 20   # what a teacher watches on the dashboard, most urgent first
 
 
 @dataclass(frozen=True)
 class AssignmentSettings:
-    """What a teacher sets per course: the deadline (aware UTC), the late policy, attempts, which counts."""
+    """What a teacher sets per course: the deadline (aware UTC), the late policy, attempts, which counts,
+    how many hand in together, and how long after publishing students may ask for a regrade."""
 
     due: dt.datetime | None
     late_penalty_per_day: float
     max_late_days: float
     max_attempts: int | None
     counts: str
+    group_size: int
+    regrade_days: float
 
     @classmethod
     def of(cls, a: Assignment) -> "AssignmentSettings":
-        return cls(a.due, a.late_penalty_per_day, a.max_late_days, a.max_attempts, a.counts)
+        return cls(a.due, a.late_penalty_per_day, a.max_late_days, a.max_attempts, a.counts, a.group_size,
+                   a.regrade_days)
 
     def check(self) -> None:
         if self.due is not None and self.due.tzinfo is None:
@@ -51,6 +56,10 @@ class AssignmentSettings:
             raise BadRequest("allow at least one attempt, or leave it blank for unlimited")
         if self.counts not in COUNTS:
             raise BadRequest(f"the submission that counts is one of {', '.join(COUNTS)}")
+        if not 1 <= self.group_size <= MAX_GROUP:
+            raise BadRequest(f"a group is 1 (everyone alone) to {MAX_GROUP} students")
+        if not 0 <= self.regrade_days <= 365:
+            raise BadRequest("the regrade window is 0 (no requests) to 365 days after publishing")
 
     def as_audit(self) -> dict:
         d = asdict(self)
@@ -102,6 +111,7 @@ def update_settings(a: Assignment, new: AssignmentSettings, *, actor: User) -> b
         return False
     a.due, a.late_penalty_per_day, a.max_late_days = new.due, new.late_penalty_per_day, new.max_late_days
     a.max_attempts, a.counts = new.max_attempts, new.counts
+    a.group_size, a.regrade_days = new.group_size, new.regrade_days
     audit.record("assignment.settings", actor=actor, course=a.course, target=a.module,
                  before=before.as_audit(), after=new.as_audit())
     lateness.refresh(a.course)   # "late" and its penalty follow the new deadline at once, everywhere

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -126,9 +127,7 @@ def test_moving_the_deadline_clears_late_everywhere_without_a_regrade(client, wo
     assert _sub(client, world, "alice", sub_id)["score"] == pytest.approx(29 * 0.8)
     with app.app_context():
         a = _m02(app)
-        new = teaching.AssignmentSettings.of(a)
-        new = teaching.AssignmentSettings(NOW + dt.timedelta(days=3), new.late_penalty_per_day, new.max_late_days,
-                                          new.max_attempts, new.counts)
+        new = dataclasses.replace(teaching.AssignmentSettings.of(a), due=NOW + dt.timedelta(days=3))
         teaching.update_settings(a, new, actor=accounts.require_user(world.emails["teacher"]))
     s = _sub(client, world, "alice", sub_id)
     assert (s["late"], s["score"]) == (False, 29)

@@ -1,5 +1,6 @@
 from . import staff  # noqa: F401  (its routes join the api blueprint)
 from . import regrades  # noqa: F401  (its routes join the api blueprint)
+from . import course_rules  # noqa: F401  (its routes join the api blueprint)
 from .routes import bp
 
 __all__ = ["bp"]

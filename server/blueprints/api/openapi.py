@@ -157,6 +157,50 @@ def document() -> dict:
                         "comment": {"type": "string", "maxLength": 4000},
                         "points": {"type": "number", "minimum": 0,
                                    "description": "required when accepting"}}}}}})},
+            "/courses/{course}/assignments/{module}": {"patch": _op(
+                "Change an assignment's settings (teachers)", {"200": _json("Assignment", "the assignment now")},
+                params=("course", "module"), errors=("400", "401", "404", "409"),
+                description="Any of the fields; the others stay. `late` and the late penalty of every hand-in "
+                            "follow a new deadline or late policy at once, without a regrade. `released: true` "
+                            "makes the checks release makes (409 when they fail).",
+                requestBody={"required": True, "content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/AssignmentSettings"}}}})},
+            "/courses/{course}/assignments/{module}/extensions/{email}": {
+                verb: _op(summary, {"200": _json("Extension", "the student's due date now")},
+                          params=("course", "module"), errors=("400", "401", "404"),
+                          extra_params=({"name": "email", "in": "path", "required": True,
+                                         "description": "a student of the course", "schema": {"type": "string"}},),
+                          description="Every hand-in's `late` follows at once (a group's due date is the latest "
+                                      "any member has).", **body)
+                for verb, summary, body in (
+                    ("put", "Give a student their own due date for the assignment (teachers)",
+                     {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["due"], "properties": {
+                             "due": {"type": "string", "format": "date-time",
+                                     "description": "ISO 8601 with a zone"}}}}}}}),
+                    ("delete", "Take a student's extension back (teachers)", {}))},
+            "/courses/{course}/assignments/{module}/groups": {
+                "post": _op("Make a group of students for the assignment (teachers)",
+                            {"201": _json("Group", "the group"),
+                             "409": _err("a member is in a group of this assignment already")},
+                            params=("course", "module"), errors=("400", "401", "404"),
+                            description="Members are students of the course (400 names the others). A member's "
+                                        "hand-in is the group's: every member sees it and its grade.",
+                            requestBody={"required": True, "content": {"application/json": {"schema": {
+                                "type": "object", "required": ["members"], "properties": {
+                                    "members": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                                    "name": {"type": "string", "maxLength": 100,
+                                             "description": "default group-N"}}}}}}),
+                "get": _op("The assignment's groups (teachers)", {"200": _json("Group", array=True)},
+                           params=("course", "module"))},
+            "/courses/{course}": {"patch": _op(
+                "Change the course's late-day budget (teachers)", {"200": _json("CourseSettings")},
+                params=("course",), errors=("400", "401", "404"),
+                description="Days each student may hand in late without penalty over the whole course; "
+                            "every hand-in's lateness follows at once.",
+                requestBody={"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["late_days"],
+                    "properties": {"late_days": {"type": "integer", "minimum": 0, "maximum": 365}}}}}})},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
@@ -182,6 +226,32 @@ def document() -> dict:
                     "attempts_left": {"type": ["integer", "null"]}, "counts": {"enum": ["last", "best", "chosen"]},
                     "group_size": {"type": "integer"}, "regrade_days": {"type": "number"},
                     "grades_published": {"type": "boolean"}}},
+                "AssignmentSettings": {"type": "object", "minProperties": 1, "additionalProperties": False,
+                                       "properties": {
+                    "due": {"type": ["string", "null"], "format": "date-time",
+                            "description": "ISO 8601 with a zone; null: no deadline"},
+                    "late_penalty_per_day": {"type": "number", "minimum": 0, "maximum": 100},
+                    "max_late_days": {"type": "number", "minimum": 0},
+                    "max_attempts": {"type": ["integer", "null"], "minimum": 1, "description": "null: unlimited"},
+                    "counts": {"enum": ["last", "best", "chosen"],
+                               "description": "chosen: the student picks a graded attempt before the deadline"},
+                    "released": {"type": "boolean"},
+                    "group_size": {"type": "integer", "minimum": 1, "maximum": 20,
+                                   "description": "largest group students may form by invitation; 1: alone"},
+                    "regrade_days": {"type": "number", "minimum": 0, "maximum": 365,
+                                     "description": "days after publishing to ask for a regrade; 0: off"}}},
+                "Extension": {"type": "object", "properties": {
+                    "module": {"type": "string"}, "email": {"type": "string"},
+                    "due": {"type": ["string", "null"], "format": "date-time",
+                            "description": "the student's own due date; null: none (the course's applies)"},
+                    "course_due": {"type": ["string", "null"], "format": "date-time"}}},
+                "Group": {"type": "object", "required": ["id", "name", "members"], "properties": {
+                    "id": {"type": "integer"}, "name": {"type": "string"},
+                    "members": {"type": "array", "items": {"type": "string"}},
+                    "submissions": {"type": "integer", "description": "hand-ins of the group"}}},
+                "CourseSettings": {"type": "object", "properties": {
+                    "code": {"type": "string"}, "title": {"type": "string"},
+                    "late_days": {"type": "integer", "description": "each student's late-day budget"}}},
                 "Member": {"type": "object", "required": ["email", "name", "role", "group"], "properties": {
                     "email": {"type": "string"}, "name": {"type": "string"},
                     "role": {"enum": ["student", "ta", "teacher"]},
