@@ -119,6 +119,12 @@ def test_students_and_staff_of_other_courses_cannot_list_or_read(client, world, 
     for headers in (world.headers("alice"), {"Authorization": f"Bearer {dora_token}"}, world.headers("carol")):
         assert client.get(API, headers=headers).status_code == 404
         assert client.get(f"/api/v1/submissions/{bob}/notebook", headers=headers).status_code == 404
+    carols = hand_in(client, world, "carol", course="c2")           # c1's TA, through c1's URLs, to c2's hand-in
+    world.login(client, "ta")
+    for url in (f"{PAGES}/submissions/{carols}/notebook", f"{PAGES}/submissions/{carols}/notebook.html",
+                f"{PAGES}/submissions/{carols}/notebook.ipynb", f"{PAGES}/students/{world.user_id('carol')}"):
+        assert client.get(url).status_code == 404, url
+    assert client.get(f"/api/v1/submissions/{carols}/notebook", headers=world.headers("ta")).status_code == 404
     assert client.get(API).status_code == 401
     assert client.get(f"/api/v1/submissions/{bob}/notebook").status_code == 401
     with app.app_context():                                   # the services check again, whatever a view forgot
