@@ -97,6 +97,13 @@ def upload(client, world: World, who: str, path: Path = SOLUTION, *, course: str
 
 def timed_out(client, world, app, who: str = "alice") -> int:
     """Upload as ``who``; record the run as stopped at the wall-clock limit, reports written as a worker does."""
+    sub_id = upload(client, world, who, SOLUTION).get_json()["id"]
+    store_timeout(app, sub_id)
+    return sub_id
+
+
+def store_timeout(app, sub_id: int) -> None:
+    """Grade the queued ``sub_id`` as a run of SOLUTION stopped at its wall-clock limit (no sandbox)."""
     from handin.grading import write_submission
     from handin.notebook import read_notebook_file
     from handin.results import build_results
@@ -105,7 +112,6 @@ def timed_out(client, world, app, who: str = "alice") -> int:
     from server.models import Submission
     from server.services import catalog, jobs
 
-    sub_id = upload(client, world, who, SOLUTION).get_json()["id"]
     with app.app_context():
         sub = db.session.get(Submission, sub_id)
         spec = catalog.spec_for(sub.assignment)
@@ -121,7 +127,6 @@ def timed_out(client, world, app, who: str = "alice") -> int:
         write_submission(app.extensions["handin"].instance / report_dir, results, student_log=outcome.student_log,
                          judge_log=outcome.judge_log)
         assert jobs.store_result(sub_id, token, results, report_dir=report_dir) == "graded"
-    return sub_id
 
 
 def pair_up(app, world: World, sub_id: int, members: tuple[str, ...] = ("alice", "bob")) -> None:
@@ -146,6 +151,41 @@ def csrf_token(html: str) -> str:
         re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
     assert m, "no CSRF token in the page"
     return m.group(1)
+
+
+def sign_in(page, url: str, account: tuple[str, str]) -> None:
+    """Sign in through the login page (Playwright) as ``account`` = (email, password)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/login")
+    page.fill("#email", account[0])
+    page.fill("#password", account[1])
+    page.click("#sign-in")
+    expect(page.locator("header .who")).to_be_visible()
+
+
+def hand_in_page(page, url: str, course: str, notebook: Path = SOLUTION, module: str = M02) -> int:
+    """Upload ``notebook`` through the assignment page's form (Playwright); the new submission's id."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/courses/{course}/assignments/{module}/")
+    page.set_input_files("input[name=notebook]", str(notebook))
+    page.click("#upload")
+    expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot ``name``.png in $HANDIN_SHOTS (default /tmp/shots) and <artifacts>/screenshots."""
+    import os
+
+    from services import artifacts_dir
+
+    page.wait_for_load_state("load")
+    shots = Path(os.environ.get("HANDIN_SHOTS", "/tmp/shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    for folder in (shots, artifacts_dir("screenshots")):
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 @contextmanager

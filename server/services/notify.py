@@ -27,7 +27,8 @@ from sqlalchemy import select
 
 from ..config import MailSettings
 from ..extensions import db
-from ..models import Assignment, Enrollment, GroupMember, RegradeRequest, Submission, User
+from ..models import Assignment, Enrollment, RegradeRequest, Submission, User
+from . import teams
 from .accounts import absolute_url
 
 log = logging.getLogger("handin.notify")
@@ -179,11 +180,9 @@ def _grade_text(sub: Submission) -> str:
 
 def _team(sub: Submission) -> tuple[str, ...]:
     """Who handed ``sub`` in: its student, and every member of its group."""
-    emails = [sub.user.email]
-    if sub.group_id is not None:
-        emails += db.session.scalars(select(User.email).join(GroupMember, GroupMember.user_id == User.id)
-                                     .where(GroupMember.group_id == sub.group_id).order_by(User.email))
-    return tuple(dict.fromkeys(emails))
+    ids = teams.members_of_key(sub.team)
+    emails = db.session.scalars(select(User.email).where(User.id.in_(ids)).order_by(User.email))
+    return tuple(dict.fromkeys([sub.user.email, *emails]))
 
 
 def _email(m: Message, sender: str) -> EmailMessage:

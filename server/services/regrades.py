@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select, update
 
 from ..extensions import db
-from ..models import REQUEST_STATES, Assignment, GroupMember, RegradeRequest, Submission, User, utcnow
-from . import audit, grades, notify
+from ..models import REQUEST_STATES, Assignment, RegradeRequest, Submission, User, utcnow
+from . import audit, grades, notify, submissions, teams
 from .accounts import membership
 from .errors import BadRequest, Conflict, NotFound
 
@@ -53,18 +53,6 @@ def askable_tests(sub: Submission) -> list[tuple[str, str]]:
     doc = grades.student_results(sub) or {}
     return [(t["name"], t.get("title") or t["name"]) for t in doc.get("tests", [])
             if t.get("visibility") == "visible" and t.get("name")]
-
-
-def team_ids(sub: Submission) -> set[int]:
-    """Who handed ``sub`` in: its student and every member of its group."""
-    ids = {sub.user_id}
-    if sub.group_id is not None:
-        ids.update(db.session.scalars(select(GroupMember.user_id).where(GroupMember.group_id == sub.group_id)))
-    return ids
-
-
-def may_ask(user: User, sub: Submission) -> bool:
-    return user.id in team_ids(sub)
 
 
 def ask(user: User, submission_id: int, *, reason: str, test: str | None = None,
@@ -172,11 +160,9 @@ def request_in(course, request_id: int) -> RegradeRequest:
 
 
 def own_submission(user: User, submission_id: int) -> Submission:
-    sub = db.session.get(Submission, submission_id)
-    if sub is None:
-        raise NotFound()
-    enrollment = membership(user, sub.assignment.course.code)
-    if not may_ask(user, sub) or (enrollment.role not in STAFF and not sub.assignment.released):
+    """A submission ``user`` handed in, alone or with their group; NotFound for any other (staff's too)."""
+    sub, _ = submissions.submission_for(user, submission_id)
+    if not teams.may_see(user, sub):
         raise NotFound()
     return sub
 

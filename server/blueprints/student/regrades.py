@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length
 
 from ...authz import signed_in
 from ...models import Submission
-from ...services import regrades
+from ...services import regrades, teams
 from ...services.errors import ServiceError
 from .routes import bp
 
@@ -55,7 +55,7 @@ def ask_regrade(submission_id: int):
 def regrade_panel(sub: Submission) -> dict:
     """What the submission page shows of regrades: the requests, and the form while one may be asked."""
     me = current_user._get_current_object()
-    mine = regrades.may_ask(me, sub)
+    mine = teams.may_see(me, sub)
     w = regrades.window(sub)
     return {"requests": regrades.requests_on(sub), "window": w, "mine": mine,
             "form": RegradeForm().for_tests(regrades.askable_tests(sub)) if mine and w.open else None}
