@@ -198,6 +198,31 @@ def new_cmd(module: str, title: str, course: str, root: Path) -> None:
                   f"`handin validate {root / 'assignments' / module}`")
 
 
+@main.group("course")
+def course_group() -> None:
+    """Course definitions (courses/<code>/course.toml): components and the final grade's rule."""
+
+
+@course_group.command("check")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="The course repository (holds courses/ and assignments/).")
+def course_check(root: Path) -> None:
+    """Check every course definition under ROOT/courses; each problem is one line naming file and key."""
+    from .course import load_courses
+
+    good, bad = load_courses(root)
+    for c in good:
+        parts = ", ".join(f"{k} ({v.scale.name}, {v.source})" for k, v in c.components.items())
+        console.print(f"[green]ok[/green] {c.code}: {escape(parts)}; final {c.scale.name}: "
+                      f"{escape(c.final.describe())}")
+    for exc in bad:
+        err.print(escape(str(exc)), markup=False)
+    if bad or not good:
+        err.print("[red]error:[/red] " + (f"{len(bad)} course definition(s) have problems" if bad else
+                                          f"no course definitions in {root / 'courses'}"))
+        sys.exit(2)
+
+
 @main.group("import")
 def import_group() -> None:
     """Bring an otter-grader or nbgrader assignment into handin as a module."""

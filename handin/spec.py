@@ -312,12 +312,7 @@ def load_module(assignment_dir: Path | str) -> ModuleSpec:
     """Read and check ``assignments/<module>/assignment.toml`` and the module's layout."""
     paths = find_module_paths(assignment_dir)
     spec_file = paths.spec_file
-    try:
-        raw = tomllib.loads(spec_file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(spec_file, [f"not valid TOML: {exc}"]) from None
-    except UnicodeDecodeError:
-        raise SpecError(spec_file, ["not UTF-8 text"]) from None
+    raw = read_toml(spec_file)
     try:
         model = _SpecModel.model_validate(raw)
     except ValidationError as exc:
@@ -346,6 +341,18 @@ def load_module(assignment_dir: Path | str) -> ModuleSpec:
     return ModuleSpec(paths=paths, assignment=a, grading=model.grading, points=dict(model.points),
                       resources=model.resources, deadline=model.deadline, intake=model.intake,
                       benchmark=model.benchmark)
+
+
+def read_toml(path: Path, error: type[SpecError] = SpecError) -> dict[str, Any]:
+    """The TOML file at ``path``; ``error`` (naming the file) when it is missing, not TOML or not UTF-8."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(path, ["no such file"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(path, [f"not valid TOML: {exc}"]) from None
+    except UnicodeDecodeError:
+        raise error(path, ["not UTF-8 text"]) from None
 
 
 def _describe(error: dict) -> str:
