@@ -70,8 +70,10 @@ def ask(user: User, submission_id: int, *, reason: str, test: str | None = None,
         raise Conflict(w.why_closed)
     if test is not None and test not in dict(askable_tests(sub)):
         raise BadRequest(f"no test named {test[:300]!r} in your results")
-    # Lock the submission's row (PostgreSQL) so two asks at once cannot both find nothing open.
-    db.session.execute(select(Submission.id).where(Submission.id == sub.id).with_for_update())
+    # Write to the submission's row first: PostgreSQL locks the row, SQLite takes its write lock. A second
+    # ask waits here until the first commits, then finds its request open.
+    db.session.execute(update(Submission).where(Submission.id == sub.id).values(attempt=Submission.attempt)
+                       .execution_options(synchronize_session=False))
     if _open_request(sub.id, test) is not None:
         raise Conflict(f"there is already an open request on {_on(test)}; wait for its answer")
     req = RegradeRequest(submission=sub, requester=user, test=test, reason=reason, state="open",

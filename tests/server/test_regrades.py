@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import io
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.extensions import db
 from server.models import Assignment, AuditEntry, RegradeRequest, Submission, utcnow
@@ -249,3 +249,32 @@ def test_the_queue_is_404_to_other_courses_and_lists_only_its_own(client, world,
     world.login(client, "teacher")
     assert client.get(QUEUE).status_code == 200
     assert client.post(f"{QUEUE}/999999", data={"decision": "declined", "comment": "x"}).status_code == 404
+
+
+def test_two_asks_at_once_open_one_request(client, world, app):
+    """Both threads find nothing open, then race to insert: the submission's row lock lets one through."""
+    import threading
+
+    from server.services.errors import Conflict
+
+    sub_id = timed_out(client, world, app, "alice")
+    barrier, outcomes = threading.Barrier(2), []
+
+    def asker(reason: str) -> None:
+        with app.app_context():
+            alice = accounts.require_user(world.emails["alice"])
+            barrier.wait()
+            try:
+                regrades.ask(alice, sub_id, reason=reason)
+                outcomes.append("opened")
+            except Conflict:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=asker, args=(f"reason {i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["opened", "refused"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(RegradeRequest)) == 1
