@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator,
-                        UniqueConstraint)
+                        UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -68,6 +68,7 @@ class Course(db.Model):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     late_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # each student's budget
+    course_grades_published: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     enrollments: Mapped[list["Enrollment"]] = relationship(back_populates="course", cascade="all, delete-orphan")
     assignments: Mapped[list["Assignment"]] = relationship(back_populates="course", cascade="all, delete-orphan",
@@ -338,3 +339,25 @@ class AuditEntry(db.Model):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
     actor: Mapped[User | None] = relationship()
+
+
+class ComponentGrade(db.Model):
+    """A course component's result as staff entered it (an exam grade, project points, attendance).
+
+    Components made of modules or of other components are computed when read, never stored.
+    """
+
+    __tablename__ = "component_grades"
+    __table_args__ = (UniqueConstraint("course_id", "user_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(32))                # the component's code in course.toml
+    grade: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attended: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id])

@@ -64,7 +64,7 @@ def test_upgrading_an_instance_with_data_from_0001_keeps_it(tmp_path, database_u
     upgrade(app)
     with app.app_context():
         with db.engine.connect() as conn:
-            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
+            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0004"
         members = {m.email: (m.role, m.group) for m in roster.members(accounts.get_course("ml1"))}
         assert members == {"tea@example.org": ("teacher", None), "stu@example.org": ("student", None)}
         sub = db.session.get(Submission, 1)
@@ -75,6 +75,7 @@ def test_upgrading_an_instance_with_data_from_0001_keeps_it(tmp_path, database_u
         assert sub.result is not None and sub.result.doc["score"] == 23
         assert (sub.team, sub.group_id, sub.chosen_at, sub.assignment.group_size, sub.assignment.course.late_days) == \
             ("u:2", None, None, 1, 0)
+        assert sub.assignment.course.course_grades_published is False   # 0004: course grades start provisional
         assert accounts.authenticate("stu@example.org", PASSWORD) is not None
         # The new parts work on the upgraded data: a re-import updates in place, a link can be issued.
         csv = b"email,name,role,group\nstu@example.org,Stu,student,g1\n"
