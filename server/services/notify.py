@@ -29,7 +29,7 @@ from ..config import MailSettings
 from ..extensions import db
 from ..models import Assignment, Enrollment, RegradeRequest, Submission, User
 from . import teams
-from .accounts import absolute_url
+from .accounts import LINK_LIFETIME, absolute_url
 
 log = logging.getLogger("handin.notify")
 _held: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("handin_notify_held", default=frozenset())
@@ -63,13 +63,19 @@ def flush(timeout: float = 30.0) -> bool:
 
 def deliver(messages: list[Message], mail: MailSettings) -> None:
     """Send ``messages`` over one SMTP connection, now; raises what smtplib raises."""
+    with _connect(mail) as smtp:
+        for m in messages:
+            smtp.send_message(_email(m, mail.sender))
+
+
+@contextlib.contextmanager
+def _connect(mail: MailSettings) -> Iterator[smtplib.SMTP]:
     with smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout) as smtp:
         if mail.starttls:
             smtp.starttls()
         if mail.user:
             smtp.login(mail.user, mail.password)
-        for m in messages:
-            smtp.send_message(_email(m, mail.sender))
+        yield smtp
 
 
 @contextlib.contextmanager
@@ -157,19 +163,26 @@ def account_links(links: Iterable[tuple[str, str, str]]) -> set[str]:
     mail = settings()
     if not mail.enabled:
         return set()
-    sent = set()
-    for email, link, purpose in links:
-        subject, intro = (("Your handin account", "You have an account on handin; choose your password here "
-                           "(the link works once, for 14 days):") if purpose == "invite" else
-                          ("Reset your handin password", "Choose a new handin password here (the link works once, "
-                           "for a day):"))
-        try:
-            deliver([Message((email,), subject, f"{intro}\n\n{link}\n")], mail)
-        except (OSError, smtplib.SMTPException) as exc:
-            log.warning("could not mail %s's link: %s", email, exc)
-        else:
-            sent.add(email)
+    sent: set[str] = set()
+    try:
+        with _connect(mail) as smtp:       # one connection; a server that is down costs one timeout, not one each
+            for email, link, purpose in links:
+                subject, intro = LINK_MAIL[purpose]
+                days = LINK_LIFETIME[purpose].days
+                body = f"{intro} (the link works once, for {days} day{'s' * (days != 1)}):\n\n{link}\n"
+                try:
+                    smtp.send_message(_email(Message((email,), subject, body), mail.sender))
+                except smtplib.SMTPRecipientsRefused as exc:
+                    log.warning("could not mail %s's link: %s", email, exc)
+                else:
+                    sent.add(email)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning("mail server %s:%s: %s: %s", mail.host, mail.port, type(exc).__name__, exc)
     return sent
+
+
+LINK_MAIL = {"invite": ("Your handin account", "You have an account on handin; choose your password here"),
+             "reset": ("Reset your handin password", "Choose a new handin password here")}
 
 
 def _grade_text(sub: Submission) -> str:

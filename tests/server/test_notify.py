@@ -174,24 +174,37 @@ def test_a_mail_server_that_is_down_or_silent_holds_up_nothing(tmp_path, databas
         db.engine.dispose()
 
 
+def cli(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``handin`` on the instance in ``tmp_path``, with only the HANDIN_* variables given."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HANDIN_")}
+    environ.update(HANDIN_INSTANCE=str(tmp_path / "inst"), **env)
+    return subprocess.run([sys.executable, "-m", "handin.cli", *args], capture_output=True, text=True,
+                          env=environ, cwd=REPO, timeout=120)
+
+
 def test_the_command_line_mails_invitations_and_reset_links(tmp_path, inbox):
     csv_file = tmp_path / "roster.csv"
     csv_file.write_text("email,name,role\nnina@example.org,Nina,student\nomar@example.org,Omar,ta\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDIN_")}
-    env.update(HANDIN_INSTANCE=str(tmp_path / "inst"), HANDIN_SMTP_HOST="127.0.0.1", HANDIN_SMTP_PORT=str(inbox.port),
-               HANDIN_SMTP_FROM=SENDER, HANDIN_PUBLIC_URL="https://handin.example.edu")
-
-    def cli(*args):
-        return subprocess.run([sys.executable, "-m", "handin.cli", *args], capture_output=True, text=True,
-                              env=env, cwd=REPO, timeout=120)
-
-    r = cli("roster", "import", str(csv_file), "--course", "ml1")
+    mail = dict(HANDIN_SMTP_HOST="127.0.0.1", HANDIN_SMTP_PORT=str(inbox.port), HANDIN_SMTP_FROM=SENDER,
+                HANDIN_PUBLIC_URL="https://handin.example.edu")
+    r = cli(tmp_path, "roster", "import", str(csv_file), "--course", "ml1", **mail)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[1:] == ["nina@example.org mailed", "omar@example.org mailed"]
-    r = cli("user", "reset-password", "omar@example.org")
+    assert "works once, for 14 days" in inbox.wait(2)[0][1].get_content()
+    r = cli(tmp_path, "user", "reset-password", "omar@example.org", **mail)
     assert r.returncode == 0 and r.stdout.strip() == "mailed to omar@example.org", r.stderr
     got = {(to, m["Subject"]): m.get_content() for to, m in inbox.wait(3)}
     assert sorted(got) == [(("nina@example.org",), "Your handin account"),
                            (("omar@example.org",), "Reset your handin password"),
                            (("omar@example.org",), "Your handin account")]
     assert all("https://handin.example.edu/auth/set-password/" in body for body in got.values())
+
+
+def test_the_command_line_prints_the_links_when_the_mail_server_is_down(tmp_path):
+    csv_file = tmp_path / "roster.csv"
+    csv_file.write_text("email,name,role\nnina@example.org,Nina,student\n")
+    r = cli(tmp_path, "roster", "import", str(csv_file), "--course", "ml1", HANDIN_SMTP_HOST="127.0.0.1",
+            HANDIN_SMTP_PORT=str(free_port()))
+    assert r.returncode == 0, r.stderr
+    email, link = r.stdout.splitlines()[1].split()
+    assert email == "nina@example.org" and "/auth/set-password/" in link
