@@ -178,6 +178,13 @@ def invitations_for(a: Assignment, user: User) -> list[GroupInvite]:
         .order_by(GroupInvite.id)))
 
 
+def invited_anywhere(course, user: User) -> list[GroupInvite]:
+    """Open invitations ``user`` received in ``course``, for the course page."""
+    return list(db.session.scalars(select(GroupInvite).join(Group).join(Assignment).where(
+        Assignment.course_id == course.id, Assignment.released.is_(True), GroupInvite.invitee_id == user.id,
+        GroupInvite.state == "pending").order_by(GroupInvite.id)))
+
+
 def invitations_sent(g: Group | None) -> list[GroupInvite]:
     return [] if g is None else _pending(g)
 

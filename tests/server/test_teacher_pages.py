@@ -130,19 +130,21 @@ def test_settings_set_deadline_late_policy_attempts_and_counts(client, world, ap
     upload(client, world, "alice", STARTER)
     world.login(client, "teacher")
     url = f"{TEACH}/assignments/{M02}/settings"
-    form = {"due": "2027-03-01T12:00", "late_penalty_per_day": "10", "max_late_days": "3", "max_attempts": "",
-            "counts": "best"}
+    form = {"due": "2027-03-01 12:00", "late_penalty_per_day": "10", "max_late_days": "3", "max_attempts": "",
+            "counts": "best", "group_size": "2", "regrade_days": "5"}
     assert client.post(url, data=form).status_code == 303
     a = assignment(app)
     assert a.due == dt.datetime(2027, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
     assert (a.late_penalty_per_day, a.max_late_days, a.max_attempts, a.counts) == (10, 3, None, "best")
     page = client.get(f"{TEACH}/assignments/{M02}/").get_data(as_text=True)
-    assert 'value="2027-03-01T12:00"' in page and "−10% per day, at most 3 days" in page
+    assert 'value="2027-03-01 12:00"' in page and "−10% per day, at most 3 days" in page
+    assert "groups of up to 2" in page and "5 days after publishing" in page
     (entry,) = audit(app, "assignment.settings")
     assert entry.actor_email == world.emails["teacher"] and entry.target == M02
     assert entry.detail["before"]["due"].startswith("2027-02-05T22:59") and entry.detail["before"]["counts"] == "last"
     assert entry.detail["after"] == {"due": "2027-03-01T12:00:00+00:00", "late_penalty_per_day": 10.0,
-                                     "max_late_days": 3.0, "max_attempts": None, "counts": "best"}
+                                     "max_late_days": 3.0, "max_attempts": None, "counts": "best",
+                                     "group_size": 2, "regrade_days": 5.0}
     # Unchanged: nothing recorded. One attempt: alice, who used hers, is refused.
     assert b"Nothing changed" in client.post(url, data=form, follow_redirects=True).data
     assert client.post(url, data={**form, "max_attempts": "1"}).status_code == 303
@@ -154,12 +156,13 @@ def test_settings_set_deadline_late_policy_attempts_and_counts(client, world, ap
 @pytest.mark.parametrize("field,value,message", [
     ("late_penalty_per_day", "150", "between 0 and 100"), ("max_late_days", "-1", "between 0 and 365"),
     ("max_attempts", "0", "between 1 and 1000"), ("counts", "worst", "Not a valid choice"),
-    ("due", "next tuesday", "Not a valid datetime"),
+    ("due", "next tuesday", "Not a valid datetime"), ("due", "03/01/2027 12:00 PM", "Not a valid datetime"),
+    ("group_size", "0", "between 1 and 20"), ("regrade_days", "-1", "between 0 and 365"),
 ])
 def test_bad_settings_are_refused_and_change_nothing(client, world, app, field, value, message):
     world.login(client, "teacher")
     form = {"due": "", "late_penalty_per_day": "0", "max_late_days": "0", "max_attempts": "", "counts": "last",
-            field: value}
+            "group_size": "1", "regrade_days": "7", field: value}
     r = client.post(f"{TEACH}/assignments/{M02}/settings", data=form)
     assert r.status_code == 400 and message in r.get_data(as_text=True)
     assert assignment(app).due is not None and not audit(app, "assignment.settings")
@@ -275,11 +278,12 @@ def test_teacher_routes_are_404_for_students_tas_and_other_courses(client, world
         for rule in app.url_map.iter_rules():
             if rule.endpoint.startswith("teacher."):
                 values = {k: v for k, v in {"course": "c1", "module": M09, "verb": "release",
-                                             "submission_id": sub_id, "user_id": world.user_id("bob")}.items()
+                                             "submission_id": sub_id, "user_id": world.user_id("bob"),
+                                             "group_id": 1}.items()
                           if k in rule.arguments}
                 urls.append((rule.endpoint, "POST" if "POST" in rule.methods else "GET",
                              url_for(rule.endpoint, **values)))
-    assert len(urls) == 14
+    assert len(urls) == 23
     for who in ("alice", "ta", "carol"):
         world.login(client, who)
         for endpoint, method, url in urls:

@@ -1,4 +1,4 @@
-from . import regrades  # noqa: F401  (its routes join the student blueprint)
+from . import groups, regrades  # noqa: F401  (their routes join the student blueprint)
 from .routes import bp
 
 __all__ = ["bp"]

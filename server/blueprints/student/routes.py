@@ -12,7 +12,8 @@ from ...authz import course_role, signed_in
 from ...dispatch import dispatch
 from ...extensions import limiter
 from ...serialize import submission_json
-from ...services import accounts, catalog, grades, submissions
+from ...models import utcnow
+from ...services import accounts, catalog, grades, groups, lateness, submissions, teams
 from ...services.errors import ServiceError
 from .forms import UploadForm
 
@@ -33,9 +34,12 @@ def courses():
 @course_role("student", "ta", "teacher")
 def course_home(course: str):
     me = _me()
-    rows = [(a, submissions.window(a), submissions.attempts_left(a, me), grades.counted(a, me.id))
-            for a in submissions.visible_assignments(g.enrollment)]
-    return render_template("student/course.html", course=g.enrollment.course, role=g.enrollment.role, rows=rows)
+    rows = [(a, submissions.window(a, user=me), submissions.attempts_left(a, me), grades.counted(a, me.id),
+             teams.team_of(a, me.id)) for a in submissions.visible_assignments(g.enrollment)]
+    c = g.enrollment.course
+    return render_template("student/course.html", course=c, role=g.enrollment.role, rows=rows,
+                           due_for=lateness.due_for, late_days_left=lateness.late_days_left(c, (me.id,)),
+                           invited=groups.invited_anywhere(c, me))
 
 
 @bp.route("/courses/<course>/assignments/<module>/")
@@ -44,9 +48,14 @@ def assignment(course: str, module: str):
     me = _me()
     _, a = submissions.assignment_for(me, course, module)
     spec = catalog.spec_for(a)
-    return render_template("student/assignment.html", a=a, spec=spec, window=submissions.window(a),
+    team = teams.team_of(a, me.id)
+    return render_template("student/assignment.html", a=a, spec=spec, window=submissions.window(a, user=me),
                            attempts_left=submissions.attempts_left(a, me), form=UploadForm(),
-                           mine=submissions.submissions_of(me, a), counted=grades.counted(a, me.id))
+                           mine=submissions.submissions_of(me, a), counted=grades.counted(a, me.id), me=me,
+                           team=team, due=lateness.due_for(a, team.member_ids), now=utcnow(),
+                           late_days_left=lateness.late_days_left(a.course, team.member_ids),
+                           invitations=groups.invitations_for(a, me), sent=groups.invitations_sent(team.group),
+                           group_handed_in=groups.handed_in(team.group) if team.group else 0)
 
 
 @bp.route("/courses/<course>/assignments/<module>/starter.zip")

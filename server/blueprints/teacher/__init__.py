@@ -1,4 +1,4 @@
-from . import people  # noqa: F401  (its routes join the teacher blueprint)
+from . import groups, people  # noqa: F401  (their routes join the teacher blueprint)
 from .routes import bp
 
 __all__ = ["bp"]

@@ -11,9 +11,9 @@ from ...authz import course_role
 from ...dispatch import dispatch
 from ...extensions import db
 from ...models import Assignment
-from ...services import catalog, grades, teaching
+from ...services import catalog, grades, lateness, teaching
 from ...services.errors import ServiceError
-from .forms import ActionForm, SettingsForm
+from .forms import ActionForm, LateDaysForm, SettingsForm
 from .plots import distribution_png
 
 bp = Blueprint("teacher", __name__, url_prefix="/courses/<course>/teach")
@@ -30,8 +30,25 @@ def dashboard(course: str):
     if catalog.sync_modules(c):   # modules new in the repository appear here, unreleased
         db.session.commit()
     return render_template("teacher/dashboard.html", course=c, counts=grades.queue_counts(c),
-                           in_flight=teaching.in_flight(c),
+                           in_flight=teaching.in_flight(c), late_days=LateDaysForm(data={"late_days": c.late_days}),
                            rows=[(a, grades.distribution(a)) for a in c.assignments])
+
+
+@bp.route("/late-days", methods=["POST"])
+@course_role("teacher")
+def late_days(course: str):
+    form = LateDaysForm()
+    if form.validate_on_submit():
+        try:
+            lateness.set_late_days(g.enrollment.course, form.late_days.data, actor=_me())
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Each student may spend {form.late_days.data} late day{'s' if form.late_days.data != 1 else ''}; "
+                  "every hand-in's lateness follows.", "success")
+    else:
+        flash("Late days: " + "; ".join(e for errors in form.errors.values() for e in errors), "error")
+    return redirect(url_for(".dashboard", course=course), 303)
 
 
 @bp.route("/assignments/<module>/")
@@ -53,7 +70,8 @@ def settings(course: str, module: str):
     form = SettingsForm()
     if form.validate_on_submit():
         new = teaching.AssignmentSettings(form.due.data, form.late_penalty_per_day.data, form.max_late_days.data,
-                                          form.max_attempts.data, form.counts.data)
+                                          form.max_attempts.data, form.counts.data, form.group_size.data,
+                                          form.regrade_days.data)
         try:
             changed = teaching.update_settings(a, new, actor=_me())
         except ServiceError as exc:
