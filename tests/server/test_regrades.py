@@ -229,6 +229,9 @@ def test_pages_from_asking_to_the_answer(client, world, app):
     assert client.get(f"{QUEUE}?state=open").get_data(as_text=True).count('data-state="') == 0
     r = client.post(f"{QUEUE}/{req_id}", data={"decision": "declined", "comment": "again"})
     assert r.status_code == 303 and "already accepted" in client.get(r.headers["Location"]).get_data(as_text=True)
+    history = client.get(f"/courses/c1/review/submissions/{sub_id}").get_data(as_text=True)
+    assert f"regrade request #{req_id}</a> on {PUBLIC_TEST}" in history
+    assert f"regrade request #{req_id} accepted <q>Right: relu(0) = 0 is accepted.</q>" in history
 
     world.login(client, "alice")
     page = client.get(f"/submissions/{sub_id}").get_data(as_text=True)
