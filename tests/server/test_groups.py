@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from webtools import M02, STARTER, upload
+from webtools import M02, STARTER, store_grade, upload
 from server.extensions import db
 from server.models import Assignment, AuditEntry, Course, Enrollment, GroupInvite, GroupMember
 from server.services import accounts, groups, teams
@@ -213,3 +213,46 @@ def test_a_teacher_dissolves_a_group_that_has_not_handed_in(app, world):
         groups.dissolve(g, teacher)
         assert groups.groups_of(a) == []
         assert teams.group_of(a, _user(world, "alice").id) is None
+
+
+def test_students_form_a_pair_on_the_assignment_page_and_choose_the_attempt_that_counts(client, app, world):
+    with app.app_context():
+        a = _m02()
+        a.group_size, a.counts = 2, "chosen"
+        db.session.commit()
+    page = f"/courses/c1/assignments/{M02}/"
+    world.login(client, "alice")
+    assert 'id="invite"' in client.get(page).get_data(as_text=True)
+    r = client.post(f"{page}group/invite", data={"email": "bob@example.org"}, follow_redirects=True)
+    assert "bob@example.org is invited" in r.get_data(as_text=True)
+    world.login(client, "bob")
+    html = client.get(page).get_data(as_text=True)
+    assert "invites you to group-1" in html
+    with app.app_context():
+        (inv,) = groups.invitations_for(_m02(), _user(world, "bob"))
+        inv_id = inv.id
+    r = client.post(f"{page}group/invitations/{inv_id}/accept", follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "You joined group-1" in html and "Your group: group-1" in html and "whole group" in html
+    first = upload(client, world, "alice", STARTER).get_json()["id"]
+    second = upload(client, world, "bob", STARTER).get_json()["id"]
+    store_grade(app, first, 27)
+    store_grade(app, second, 20)
+    html = client.get(page).get_data(as_text=True)
+    assert f'id="choose-{first}"' in html and "by Alice" in html
+    r = client.post(f"/submissions/{first}/choose", follow_redirects=True)
+    assert "Attempt 1 counts now" in r.get_data(as_text=True)
+    book = client.get("/api/v1/courses/c1/gradebook.csv", headers=world.headers("teacher")).get_data(as_text=True)
+    assert book.count(f",{first},1,") == 2      # both members' row is the chosen attempt
+
+
+def test_the_teacher_sets_the_course_late_days_on_the_dashboard(client, world, app):
+    world.login(client, "teacher")
+    r = client.post("/courses/c1/teach/late-days", data={"late_days": "3"}, follow_redirects=True)
+    assert "may spend 3 late days" in r.get_data(as_text=True)
+    assert client.post("/courses/c1/teach/late-days", data={"late_days": "-1"}).status_code == 303
+    with app.app_context():
+        assert accounts.get_course("c1").late_days == 3
+    world.login(client, "alice")
+    assert client.post("/courses/c1/teach/late-days", data={"late_days": "9"}).status_code == 404
+    assert 'id="late-days-left">3<' in client.get("/courses/c1/").get_data(as_text=True)
