@@ -1,7 +1,7 @@
 """In headless Chromium against a real ``handin serve``: a pair hands in and both see the grade; an
 extension clears "late" at once on the student's page and the teacher's list.
 
-The server starts as in tests/server/test_roster_browser.py (demo course, no grading workers);
+The server is webtools.demo_server (demo course, no grading workers);
 a grade is stored in its database the way a worker stores one (webtools.store_grade), so nothing
 is run. Screenshots go to <artifacts>/screenshots and /tmp/shots.
 """
@@ -9,22 +9,17 @@ is run. Screenshots go to <artifacts>/screenshots and /tmp/shots.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import sys
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from builders import REPO
-from services import Process, artifacts_dir, free_port, log_path
-from webtools import M02, SOLUTION, make_settings, store_grade
+import webtools
+from webtools import M02, demo_server, hand_in_page, make_settings, sign_in, store_grade
 
 pytestmark = pytest.mark.slow
 COURSE = "demo"
 ALONE = "m03-cnn"     # the extension test's module: the pair test's grade stays on time
-SHOTS = Path(os.environ.get("HANDIN_SHOTS", "/tmp/shots"))
 
 
 @pytest.fixture(scope="module")
@@ -33,27 +28,9 @@ def server(tmp_path_factory):
     from server import create_app
 
     instance = tmp_path_factory.mktemp("instance")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDIN_")}
-    env["HANDIN_SANDBOX"] = "local"
-    argv = [Path(sys.executable).parent / "handin", "serve", "--port", port, "--instance", instance, "--no-worker"]
-    with Process(argv, log=log_path("course-serve"), env=env, cwd=REPO, name="handin serve") as web:
-        web.wait_for_port(port, timeout=90)
-        accounts = {}
-        for line in (instance / "demo-accounts.txt").read_text().splitlines():
-            if line.strip() and not line.startswith("#") and line.split()[1].endswith("@demo.handin"):
-                role, email, password = line.split()
-                accounts[email.split("@")[0] if role == "student" else role] = (email, password)
+    with demo_server(instance, "course-serve") as (url, accounts):
         app = create_app(make_settings(tmp_path_factory.mktemp("side"), f"sqlite:///{instance / 'handin.sqlite'}"))
-        yield f"http://127.0.0.1:{port}", accounts, app
-
-
-def sign_in(page, url: str, account: tuple[str, str]) -> None:
-    page.goto(f"{url}/login")
-    page.fill("#email", account[0])
-    page.fill("#password", account[1])
-    page.click("#sign-in")
-    expect(page.locator("header .who")).to_be_visible()
+        yield url, accounts, app
 
 
 def sign_out(page) -> None:
@@ -61,18 +38,11 @@ def sign_out(page) -> None:
 
 
 def shot(page, name: str) -> None:
-    page.wait_for_load_state("load")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for folder in (SHOTS, artifacts_dir("screenshots")):
-        page.screenshot(path=str(folder / f"course-{name}.png"), full_page=True)
+    webtools.shot(page, f"course-{name}")
 
 
 def hand_in(page, url: str, module: str) -> int:
-    page.goto(f"{url}/courses/{COURSE}/assignments/{module}/")
-    page.set_input_files("input[name=notebook]", str(SOLUTION))
-    page.click("#upload")
-    expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
-    return int(page.url.rsplit("/", 1)[1])
+    return hand_in_page(page, url, COURSE, module=module)
 
 
 def test_a_pair_made_by_the_teacher_hands_in_once_and_both_see_the_grade(page, server):
