@@ -65,12 +65,12 @@ def add_user(email: str, *, course: Course, role: str, name: str = "", password:
     if user is None:
         set_password = password or generate_password()
         check_password_strength(set_password)
-        user = User(email=email, name=name, password_hash=generate_password_hash(set_password))
+        user = User(email=email, name=name, password_hash=hash_password(set_password))
         db.session.add(user)
         db.session.flush()
     elif password is not None:
         check_password_strength(password)
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = hash_password(password)
         set_password = password
     if name:
         user.name = name
@@ -87,6 +87,15 @@ def add_user(email: str, *, course: Course, role: str, name: str = "", password:
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise BadRequest(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def hash_password(password: str) -> str:
+    """werkzeug's salted hash; its method is the app's ``PASSWORD_HASH_METHOD`` (default scrypt).
+
+    The test suite picks a cheap method so that its thousands of accounts cost no CPU; an existing
+    hash keeps its own method (checking reads it from the hash), so changing it needs no migration.
+    """
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -165,7 +174,7 @@ def set_password_with_link(token: str, password: str) -> User:
         db.session.rollback()
         raise NotFound(LINK_GONE)
     user = row.user
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     _use_up_links(user, now)
     db.session.commit()
     return user
