@@ -44,10 +44,12 @@ def seed_if_new(app: Flask, say) -> None:
     lines = [f"{role:8} {email:24} {password}" for role, email, password in made]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write("# handin demo accounts (course 'demo'); passwords shown once at first start\n")
+        fh.write("# handin demo accounts (course 'demo'; <role>@<code>.handin for the courses in courses/); "
+                 "passwords shown once at first start\n")
         fh.write("\n".join(lines) + "\n")
     os.chmod(path, 0o600)
-    say("first start: course 'demo' with every module, released; accounts (also in "
+    say("first start: course 'demo' with every module, and the courses of courses/ with theirs, released; "
+        "accounts (also in "
         f"{path}, mode 0600):")
     for line in lines:
         say("  " + line)

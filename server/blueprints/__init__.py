@@ -6,13 +6,14 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import api, auth, student, ta, teacher
+    from . import api, auth, course_grades, student, ta, teacher
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(student.bp)
     app.register_blueprint(teacher.bp)
     app.register_blueprint(ta.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(course_grades.bp)
     # Static files are public; declare it like every other route.
     from ..authz import public
     app.view_functions["static"] = public(app.view_functions["static"])

@@ -60,6 +60,7 @@ def test_user_add_token_create_and_api_use(tmp_path):
         assert accounts.set_password_with_link(link.group(2), "ann's own passphrase").email == "ann@example.org"
         db.session.commit()
         assert accounts.authenticate("ann@example.org", "ann's own passphrase") is not None
+        assert accounts.require_user("ann@example.org").password_hash.startswith("scrypt:")   # the default
         with pytest.raises(ServiceError):
             accounts.set_password_with_link(link.group(2), "another passphrase")
         db.session.rollback()
@@ -69,9 +70,11 @@ def test_user_add_token_create_and_api_use(tmp_path):
 
 
 def test_first_start_seeds_the_demo_course_once(tmp_path):
+    """And the five courses of courses/, their modules released, a teacher, a TA and three students each."""
+    from handin.course import load_courses
     from server.cli import make_app, seed_if_new, upgrade
     from server.extensions import db
-    from server.models import Assignment, Enrollment
+    from server.models import Assignment, Course, Enrollment
 
     lines: list[str] = []
     app = make_app(tmp_path / "inst", course_root=REPO)
@@ -80,23 +83,32 @@ def test_first_start_seeds_the_demo_course_once(tmp_path):
     accounts_file = tmp_path / "inst" / "demo-accounts.txt"
     assert stat.S_IMODE(accounts_file.stat().st_mode) == 0o600
     rows = [line.split() for line in accounts_file.read_text().splitlines() if not line.startswith("#")]
-    assert [r[0] for r in rows] == ["teacher", "ta", "student", "student", "student"]
+    assert [r[0] for r in rows] == ["teacher", "ta", "student", "student", "student"] * 6
+    defined = load_courses(REPO)[0]
+    assert {r[1] for r in rows[5:]} == {f"{who}@{c.code}.handin" for c in defined
+                                        for who in ("teacher", "ta", "student1", "student2", "student3")}
     assert all(len(r[2]) >= 12 for r in rows)
     assert any(rows[0][2] in line for line in lines)            # printed once, at first start
     key = tmp_path / "inst" / "secret_key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text().strip()) == 64
     with app.app_context():
-        modules = {a.module for a in db.session.query(Assignment)}
+        modules = {a.module for a in db.session.query(Assignment).join(Course).where(Course.code == "demo")}
         assert modules == {p.name for p in (REPO / "assignments").iterdir() if (p / "assignment.toml").exists()}
         assert all(a.released for a in db.session.query(Assignment))
-        assert db.session.query(Enrollment).count() == 5
+        for c in defined:
+            course = db.session.query(Course).filter_by(code=c.code).one()
+            assert tuple(a.module for a in sorted(course.assignments, key=lambda a: c.modules.index(a.module))) \
+                == c.modules
+            assert {a.group_size for a in course.assignments} == {c.group_size}
+        assert db.session.query(Enrollment).count() == 30
     lines.clear()
     seed_if_new(app, lines.append)                               # a second start seeds nothing
     assert lines == []
     with app.app_context():
-        assert db.session.query(Enrollment).count() == 5
+        assert db.session.query(Enrollment).count() == 30
         from server.services import accounts
         assert accounts.authenticate(rows[2][1], rows[2][2]) is not None
+        assert accounts.authenticate(rows[-1][1], rows[-1][2]) is not None
         db.engine.dispose()
 
 

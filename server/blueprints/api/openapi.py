@@ -201,6 +201,40 @@ def document() -> dict:
                 requestBody={"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["late_days"],
                     "properties": {"late_days": {"type": "integer", "minimum": 0, "maximum": 365}}}}}})},
+            "/courses/{course}/course-grades": {"get": _op(
+                "Every student's course components and final grade, as courses/<code>/course.toml defines "
+                "them (TAs and teachers)", {"200": _json("CourseGrade", array=True)}, params=("course",),
+                description="Computed when asked from the module grades that count now (overrides and late "
+                            "rules included) and the entered components. A final grade only once complete.")},
+            "/courses/{course}/course-grades/me": {"get": _op(
+                "The caller's own components and final grade (students)",
+                {"200": _json("CourseGrade")}, params=("course",),
+                description="`published` false: the grades are provisional.")},
+            "/courses/{course}/course-grades.csv": {"get": _op(
+                "Course grades for a registrar or an LMS gradebook (TAs and teachers)",
+                {"200": {"description": "columns student, name, component, credits, grade, date: one row per "
+                                        "completed component, and one for the course grade (the course's code)",
+                         "content": {"text/csv": {"schema": {"type": "string"}}}}}, params=("course",))},
+            "/courses/{course}/components/{code}/grades/{email}": {"put": _op(
+                "Enter a student's result in an entered component (teachers; TAs where the definition allows)",
+                {"200": {"description": "the component's result and the final grade now",
+                         "content": {"application/json": {"schema": {"type": "object", "properties": {
+                             "email": {"type": "string"},
+                             "component": {"$ref": "#/components/schemas/ComponentResult"},
+                             "final": {"$ref": "#/components/schemas/FinalResult"}}}}}},
+                 "422": _err("the result is outside the component's scale (the reason says which are allowed)")},
+                params=("course",), errors=("400", "401", "404"),
+                extra_params=({"name": "code", "in": "path", "required": True, "schema": {"type": "string"},
+                               "description": "the component's code, e.g. TEN1"},
+                              {"name": "email", "in": "path", "required": True, "schema": {"type": "string"},
+                               "description": "a student of the course"}),
+                description="One field, by the component's scale: `grade` (a grade of its scale), `points` "
+                            "(0 to its maximum) or `attended` (sessions, 0 to its count). null clears it. "
+                            "Audited.",
+                requestBody={"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "minProperties": 1, "maxProperties": 1, "properties": {
+                        "grade": {"type": ["string", "null"]}, "points": {"type": ["number", "null"]},
+                        "attended": {"type": ["integer", "null"]}}}}}})},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
@@ -208,6 +242,20 @@ def document() -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "ComponentResult": {"type": "object", "required": ["grade", "complete"], "properties": {
+                    "grade": {"type": ["string", "null"], "description": "null for points, or while incomplete"},
+                    "points": {"type": "number"}, "attended": {"type": "integer"},
+                    "complete": {"type": "boolean"}, "status": {"type": "string"},
+                    "date": {"type": ["string", "null"], "format": "date-time"}}},
+                "FinalResult": {"type": "object", "required": ["grade", "complete"], "properties": {
+                    "grade": {"type": ["string", "null"], "description": "null until complete"},
+                    "points": {"type": "number"}, "complete": {"type": "boolean"}, "status": {"type": "string"},
+                    "date": {"type": ["string", "null"], "format": "date-time"}}},
+                "CourseGrade": {"type": "object", "required": ["email", "components", "final"], "properties": {
+                    "email": {"type": "string"}, "name": {"type": "string"}, "published": {"type": "boolean"},
+                    "components": {"type": "object", "additionalProperties": {
+                        "$ref": "#/components/schemas/ComponentResult"}},
+                    "final": {"$ref": "#/components/schemas/FinalResult"}}},
                 "Course": {"type": "object", "properties": {"code": {"type": "string"}, "title": {"type": "string"},
                                                             "role": {"enum": ["student", "ta", "teacher"]}}},
                 "Assignment": {"type": "object", "properties": {
