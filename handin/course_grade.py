@@ -125,9 +125,9 @@ def _entered(c: Component, e: Entered | None) -> ComponentResult:
                                status=f"{e.attended} of {c.sessions} sessions attended "
                                       f"({'at least' if ok else 'under'} {c.pass_at:.0%})")
     if c.kind == "points":
-        return ComponentResult(c.code, True, points=e.points, status=f"{e.points:g} of {c.max_points:g} points",
-                               at=e.at)
-    return ComponentResult(c.code, True, grade=e.grade, passed=e.grade in c.scale.passing, status="graded", at=e.at)
+        return ComponentResult(c.code, True, points=e.points, at=e.at,
+                               status=f"{e.points:g} of {c.max_points:g} points entered")
+    return ComponentResult(c.code, True, grade=e.grade, passed=e.grade in c.scale.passing, status="entered", at=e.at)
 
 
 def _from_components(c: Component, parts: list[ComponentResult]) -> ComponentResult:
