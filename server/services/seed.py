@@ -50,13 +50,12 @@ def seed_defined_courses(warn=lambda line: None) -> list[tuple[str, str, str]]:
     definition that does not load is left out with a warning (`handin course check` says why).
     """
     from handin.course import load_courses
-    from werkzeug.security import generate_password_hash
 
     defined, broken = load_courses(catalog.course_root())
     for exc in broken:
         warn(f"course left out: {exc}")
     password = accounts.generate_password()
-    hashed = generate_password_hash(password)
+    hashed = accounts.hash_password(password)
     made = []
     for defn in defined:
         course = accounts.ensure_course(defn.code, defn.title)
