@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from .config import Settings
@@ -77,6 +78,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
+def utc_time(t, seconds: bool = False) -> Markup:
+    """A moment on a page: written in UTC, marked up so that handin.js adds the reader's local time."""
+    text = t.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return Markup('<time datetime="{}">{} UTC</time>').format(t.isoformat(), text)
+
+
 @login_manager.user_loader
 def _load_user(user_id: str):
     from .models import User
@@ -97,6 +104,7 @@ def _register_hooks(app: Flask) -> None:
     from .services.errors import ServiceError
 
     app.before_request(enforce_declared)
+    app.add_template_filter(utc_time, "utc")
 
     @app.after_request
     def security_headers(response):

@@ -68,3 +68,23 @@
     }
   });
 })();
+
+// Times are written in UTC (<time datetime="…">… UTC</time>); a reader elsewhere also gets their own.
+(function () {
+  "use strict";
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  document.addEventListener("DOMContentLoaded", function () {
+    var els = document.querySelectorAll("time[datetime]");
+    for (var i = 0; i < els.length; i++) {
+      var t = new Date(els[i].getAttribute("datetime"));
+      if (isNaN(t.getTime()) || t.getTimezoneOffset() === 0) { continue; }
+      var local = t.getFullYear() + "-" + two(t.getMonth() + 1) + "-" + two(t.getDate()) + " " +
+                  two(t.getHours()) + ":" + two(t.getMinutes());
+      var note = document.createElement("span");
+      note.className = "muted local-time";
+      note.textContent = " (" + local + " your time)";
+      els[i].setAttribute("title", els[i].textContent);
+      els[i].parentNode.insertBefore(note, els[i].nextSibling);
+    }
+  });
+})();
