@@ -8,6 +8,7 @@ neither grading nor a page.
 from __future__ import annotations
 
 import email
+import io
 import logging
 import os
 import socket
@@ -208,3 +209,16 @@ def test_the_command_line_prints_the_links_when_the_mail_server_is_down(tmp_path
     assert r.returncode == 0, r.stderr
     email, link = r.stdout.splitlines()[1].split()
     assert email == "nina@example.org" and "/auth/set-password/" in link
+
+
+def test_the_people_page_mails_the_invitations_of_an_import(client, world, app, inbox):
+    world.login(client, "teacher")
+    csv_bytes = b"email,name,role\nnina@example.org,Nina,student\n"
+    r = client.post("/courses/c1/teach/people/import",
+                    data={"roster": (io.BytesIO(csv_bytes), "roster.csv")}, content_type="multipart/form-data")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="mailed"' in page and "nina@example.org" in page
+    assert "/auth/set-password/" not in page            # mailed, so not shown
+    (to, msg), = inbox.wait(1)
+    assert to == ("nina@example.org",) and msg["Subject"] == "Your handin account"
+    assert "https://handin.example.edu/auth/set-password/" in msg.get_content()

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from ...authz import course_role
 from ...models import ROLES
-from ...services import roster
+from ...services import notify, roster
 from ...services.errors import Conflict, ServiceError
 from .forms import ActionForm, RoleForm, RosterForm
 from .routes import _me, bp
@@ -25,9 +25,13 @@ def _page(form: RosterForm, *, report: roster.ImportReport | None = None,
     search, role = request.args.get("q", ""), request.args.get("role")
     role = role if role in ROLES else None
     c = g.enrollment.course
+    invitations = report.invitations if report else invitations
+    # mailed when mail is configured; what could not be mailed is shown, once
+    mailed = notify.account_links([(i.email, i.link, "invite") for i in invitations]) if invitations else set()
     return render_template("teacher/people.html", course=c, members=roster.members(c, search=search, role=role),
                            search=search, role=role, form=form, report=report, rejected=rejected,
-                           invitations=report.invitations if report else invitations, me=current_user.id), status
+                           invitations=[i for i in invitations if i.email not in mailed], mailed=sorted(mailed),
+                           me=current_user.id), status
 
 
 @bp.route("/people/import", methods=["POST"])
