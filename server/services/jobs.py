@@ -112,6 +112,7 @@ def store_result(submission_id: int, token: str, results: dict, *, report_dir: s
     result.runs = (result.runs or 0) + 1
     result.report_dir = report_dir
     grade = sub.grade
+    before = (grade.final_points, grade.final_label) if grade is not None else None
     if grade is None:
         grade = Grade(submission=sub)
         db.session.add(grade)
@@ -125,7 +126,8 @@ def store_result(submission_id: int, token: str, results: dict, *, report_dir: s
     audit.record("grade.computed", actor=None, course=sub.assignment.course, target=f"submission:{sub.id}",
                  score=result.score, max_score=result.max_score, status=result.run_status, run=result.runs)
     db.session.commit()
-    notify.graded(sub)
+    if before != (grade.final_points, grade.final_label):   # a regrade that changes nothing mails no one
+        notify.graded(sub)
     if old_dir and old_dir != report_dir:
         _remove_report(old_dir)
     return "graded"

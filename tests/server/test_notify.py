@@ -222,3 +222,24 @@ def test_the_people_page_mails_the_invitations_of_an_import(client, world, app, 
     (to, msg), = inbox.wait(1)
     assert to == ("nina@example.org",) and msg["Subject"] == "Your handin account"
     assert "https://handin.example.edu/auth/set-password/" in msg.get_content()
+
+
+def test_a_regrade_mails_only_when_the_grade_changes(client, world, app, inbox):
+    from server.services import teaching
+    from webtools import STARTER, store_grade, upload
+
+    sub_id = upload(client, world, "alice", STARTER).get_json()["id"]
+    store_grade(app, sub_id, 20)
+    assert len(delivered(app, inbox, 1)["alice@example.org"]) == 1
+
+    def regrade_to(points):
+        with app.app_context():
+            teaching.regrade_one(db.session.get(Submission, sub_id),
+                                 actor=accounts.require_user(world.emails["teacher"]))
+        store_grade(app, sub_id, points)
+
+    regrade_to(20)                         # the same grade again: no news
+    assert len(delivered(app, inbox, 1)["alice@example.org"]) == 1
+    regrade_to(24)
+    mails = delivered(app, inbox, 2)["alice@example.org"]
+    assert "24 of 29 points" in mails[1].get_content()
