@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +17,8 @@ from playwright.sync_api import Page, expect
 
 from builders import REPO
 from server.services.catalog import module_names
-from services import Process, artifacts_dir, free_port, log_path
-from webtools import M02, SOLUTION, STARTER
+from services import artifacts_dir
+from webtools import M02, SOLUTION, STARTER, demo_server
 
 pytestmark = pytest.mark.slow
 COURSE = "demo"
@@ -36,20 +34,10 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Server:
-    instance = tmp_path_factory.mktemp("instance")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDIN_")}
-    env["HANDIN_SANDBOX"] = "local"
-    argv = [Path(sys.executable).parent / "handin", "serve", "--port", port, "--instance", instance]
-    with Process(argv, log=log_path("browser-serve"), env=env, cwd=REPO, name="handin serve") as web:
-        web.wait_for_port(port, timeout=90)
-        passwords, emails = {}, {}
-        for line in (instance / "demo-accounts.txt").read_text().splitlines():
-            if line.strip() and not line.startswith("#"):
-                role, email, password = line.split()
-                passwords[email] = password
-                emails[email.split("@")[0] if role == "student" else role] = email
-        yield Server(f"http://127.0.0.1:{port}", passwords, emails)
+    with demo_server(tmp_path_factory.mktemp("instance"), "browser-serve", worker=True) as (url, accounts):
+        # the demo course's people by role or student name (the seed lists the defined courses' too)
+        yield Server(url, dict(accounts.values()), {key: email for key, (email, _) in accounts.items()
+                                                    if "@" not in key})
 
 
 def shot(page: Page, name: str) -> None:
