@@ -4,9 +4,141 @@ from __future__ import annotations
 
 import pytest
 from flask import Blueprint
+from werkzeug.routing import AnyConverter, IntegerConverter
 
 from server.authz import access_of
 from webtools import M02, upload
+
+# Every route and who may use it, as declared (server/authz.py). A new route fails
+# test_the_access_matrix_is_exactly_this until it is added here, with its access.
+ACCESS = {
+    "api.ask_regrade": "api",
+    "api.assignments": "api(student, ta, teacher)",
+    "api.course_grades_csv": "api(ta, teacher)",
+    "api.course_grades_of_class": "api(ta, teacher)",
+    "api.course_regrades": "api(ta, teacher)",
+    "api.course_submissions": "api(ta, teacher)",
+    "api.courses": "api",
+    "api.create_group": "api(teacher)",
+    "api.decide_regrade": "api",
+    "api.enter_component_grade": "api(ta, teacher)",
+    "api.extension": "api(teacher)",
+    "api.gradebook": "api(ta, teacher)",
+    "api.import_roster": "api(teacher)",
+    "api.list_groups": "api(teacher)",
+    "api.members": "api(ta, teacher)",
+    "api.my_course_grade": "api(student)",
+    "api.notebook": "api",
+    "api.openapi": "public",
+    "api.patch_assignment": "api(teacher)",
+    "api.patch_course": "api(teacher)",
+    "api.regrade": "api(teacher)",
+    "api.report": "api",
+    "api.submission": "api",
+    "api.submission_regrades": "api",
+    "api.submit": "api(student, ta, teacher)",
+    "auth.index": "public",
+    "auth.login": "public",
+    "auth.logout": "login",
+    "auth.set_password": "public",
+    "course_grades.class_table": "course(ta, teacher)",
+    "course_grades.export": "course(ta, teacher)",
+    "course_grades.import_csv": "course(ta, teacher)",
+    "course_grades.mine": "course(student)",
+    "course_grades.publish": "course(teacher)",
+    "course_grades.student": "course(ta, teacher)",
+    "static": "public",
+    "student.answer": "course(student)",
+    "student.ask_regrade": "login",
+    "student.assignment": "course(student, ta, teacher)",
+    "student.choose": "login",
+    "student.course_home": "course(student, ta, teacher)",
+    "student.courses": "login",
+    "student.invite": "course(student)",
+    "student.leave": "course(student)",
+    "student.my_grades": "course(student, ta, teacher)",
+    "student.report": "login",
+    "student.starter": "course(student, ta, teacher)",
+    "student.status": "login",
+    "student.submission": "login",
+    "student.upload": "course(student, ta, teacher)",
+    "ta.decide_regrade": "course(ta, teacher)",
+    "ta.notebook": "course(ta, teacher)",
+    "ta.notebook_file": "course(ta, teacher)",
+    "ta.notebook_html": "course(ta, teacher)",
+    "ta.override": "course(ta, teacher)",
+    "ta.queue": "course(ta, teacher)",
+    "ta.regrade_requests": "course(ta, teacher)",
+    "ta.report": "course(ta, teacher)",
+    "ta.review": "course(ta, teacher)",
+    "ta.similar": "course(ta, teacher)",
+    "ta.student": "course(ta, teacher)",
+    "ta.submissions": "course(ta, teacher)",
+    "teacher.assignment": "course(teacher)",
+    "teacher.create_group": "course(teacher)",
+    "teacher.dashboard": "course(teacher)",
+    "teacher.dissolve_group": "course(teacher)",
+    "teacher.distribution": "course(teacher)",
+    "teacher.extensions_page": "course(teacher)",
+    "teacher.gradebook": "course(ta, teacher)",
+    "teacher.groups_from_roster": "course(teacher)",
+    "teacher.groups_page": "course(teacher)",
+    "teacher.import_roster": "course(teacher)",
+    "teacher.invite_again": "course(teacher)",
+    "teacher.late_days": "course(teacher)",
+    "teacher.people": "course(teacher)",
+    "teacher.regrade_all": "course(teacher)",
+    "teacher.regrade_every": "course(teacher)",
+    "teacher.regrade_one": "course(teacher)",
+    "teacher.remove": "course(teacher)",
+    "teacher.remove_extension": "course(teacher)",
+    "teacher.remove_member": "course(teacher)",
+    "teacher.set_extension": "course(teacher)",
+    "teacher.set_role": "course(teacher)",
+    "teacher.settings": "course(teacher)",
+    "teacher.switch": "course(teacher)",
+}
+
+
+def test_the_access_matrix_is_exactly_this(app):
+    declared = {rule.endpoint: access_of(app.view_functions[rule.endpoint]).describe()
+                for rule in app.url_map.iter_rules()}
+    assert declared == ACCESS
+
+
+def _url(rule) -> str:
+    values = {name: (1 if isinstance(conv, IntegerConverter) else "c1" if name == "course" else
+                     M02 if name == "module" else sorted(conv.items)[0] if isinstance(conv, AnyConverter) else "x")
+              for name, conv in rule._converters.items()}
+    return rule.build(values)[1]
+
+
+def test_a_student_reaches_no_staff_route_and_a_stranger_no_course_route(client, world, app):
+    """Walks every course and API route: a student of the course gets 404 from each that is not for
+    students, and carol (another course) from each course route of c1, before the view runs."""
+    world.login(client, "alice")
+    rules = list(app.url_map.iter_rules())
+    walked = 0
+    for rule in rules:
+        access = access_of(app.view_functions[rule.endpoint])
+        if access.kind not in ("course", "api") or not access.roles or "course" not in rule.arguments:
+            continue
+        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+        method = "GET" if "GET" in methods else methods[0]
+        url = _url(rule)
+        if "student" not in access.roles:
+            headers = world.headers("alice") if access.kind == "api" else {}
+            assert client.open(url, method=method, headers=headers).status_code == 404, url
+            walked += 1
+        headers = world.headers("carol") if access.kind == "api" else {}
+        if access.kind == "course":
+            client.post("/logout")
+            world.login(client, "carol")
+        assert client.open(url, method=method, headers=headers).status_code == 404, url
+        if access.kind == "course":
+            client.post("/logout")
+            world.login(client, "alice")
+    assert walked >= 50
 
 
 def test_every_route_declares_its_access(app):
