@@ -233,3 +233,14 @@ def demo_server(instance: Path, log: str, *, worker: bool = False) -> Iterator[t
                 accounts[email] = (email, password)
                 accounts.setdefault(email.split("@")[0] if role == "student" else role, (email, password))
         yield f"http://127.0.0.1:{port}", accounts
+
+
+@contextmanager
+def demo_server_and_app(tmp_path_factory, log: str):
+    """:func:`demo_server` without workers, and an app on its database (to store grades as a worker does)."""
+    from server import create_app
+
+    instance = tmp_path_factory.mktemp("instance")
+    with demo_server(instance, log) as (url, accounts):
+        app = create_app(make_settings(tmp_path_factory.mktemp("side"), f"sqlite:///{instance / 'handin.sqlite'}"))
+        yield url, accounts, app

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 import webtools
-from webtools import M02, demo_server, hand_in_page, make_settings, sign_in, store_grade
+from webtools import M02, demo_server_and_app, hand_in_page, sign_in, store_grade
 
 pytestmark = pytest.mark.slow
 COURSE = "demo"
@@ -25,12 +25,8 @@ ALONE = "m03-cnn"     # the extension test's module: the pair test's grade stays
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The URL, the demo accounts (role or student name → (email, password)) and an app on the same database."""
-    from server import create_app
-
-    instance = tmp_path_factory.mktemp("instance")
-    with demo_server(instance, "course-serve") as (url, accounts):
-        app = create_app(make_settings(tmp_path_factory.mktemp("side"), f"sqlite:///{instance / 'handin.sqlite'}"))
-        yield url, accounts, app
+    with demo_server_and_app(tmp_path_factory, "course-serve") as running:
+        yield running
 
 
 def sign_out(page) -> None:

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 import webtools
-from webtools import SOLUTION, demo_server, make_settings, sign_in, store_grade
+from webtools import SOLUTION, demo_server_and_app, sign_in, store_grade
 
 pytestmark = pytest.mark.slow
 COURSE = "id2223"
@@ -23,12 +23,8 @@ STUDENT, TEACHER = f"student1@{COURSE}.handin", f"teacher@{COURSE}.handin"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The URL, every account by email (email → (email, password)) and an app on the same database."""
-    from server import create_app
-
-    instance = tmp_path_factory.mktemp("instance")
-    with demo_server(instance, "course-grades-serve") as (url, accounts):
-        app = create_app(make_settings(tmp_path_factory.mktemp("side"), f"sqlite:///{instance / 'handin.sqlite'}"))
-        yield url, accounts, app
+    with demo_server_and_app(tmp_path_factory, "course-grades-serve") as running:
+        yield running
 
 
 def shot(page, name: str) -> None:
