@@ -27,7 +27,7 @@ BORDERLINE_POINTS = 2.0   # a grade this close to a cut-off goes to the review q
 def counted(a: Assignment, user_id: int) -> Submission | None:
     """The submission that counts for ``user_id``'s gradebook: their team's last graded one, the best,
     or the one the student chose (the last graded when they chose none)."""
-    return _counted_of(a, [s for s in teams.team_submissions(a, user_id) if s.status == "graded" and s.grade])
+    return _counted_of(a, teams.team_submissions(a, user_id))
 
 
 def _counted_of(a: Assignment, subs: list[Submission]) -> Submission | None:

@@ -71,15 +71,18 @@ def late_days_left(course: Course, member_ids, *, besides: Assignment | None = N
     return min(left, default=0)
 
 
-def refresh(course: Course) -> int:
+def refresh(course: Course, *, changed_in: Assignment | None = None) -> int:
     """Recompute lateness and late penalties of every submission of ``course``; returns rows changed.
 
     The caller commits. Cheap enough for every rule change: one pass over the course's submissions.
+    ``changed_in``: only that assignment's hand-ins changed; without late days nothing else can move
+    (a hand-in's lateness is then its own), so only that assignment is walked.
     """
     budget: dict[int, int] = {}
     changed = 0
     scales: dict[int, object] = {}
-    for a in sorted(course.assignments, key=lambda a: (a.due or FAR, a.id)):
+    walk = [changed_in] if changed_in is not None and not course.late_days else course.assignments
+    for a in sorted(walk, key=lambda a: (a.due or FAR, a.id)):
         granted = extensions(a)
         for key, subs in teams.by_team(a).items():
             members = teams.members_of_key(key) or (subs[0].user_id,)

@@ -151,7 +151,7 @@ def _refresh_lateness(a: Assignment) -> None:
     if a.due is None:
         return
     try:
-        lateness.refresh(a.course)
+        lateness.refresh(a.course, changed_in=a)
         db.session.commit()
     except Exception:   # the hand-in is safe; the next rule change or grading recomputes
         db.session.rollback()
